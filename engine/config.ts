@@ -1,0 +1,82 @@
+// Configuration, parsed once from the environment with a schema (CONVENTIONS: units in names,
+// every option documented with its default; invalid config fails at start with one clear line).
+import path from "node:path";
+import { z } from "zod";
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const configSchema = z.object({
+  /** UPDRAFT_HOME: where standalone mode keeps its PGlite database, logs and bundle cache. */
+  home: z.string().default("./.updraft"),
+  /** UPDRAFT_DAGS_FOLDER: the DAG files to load. */
+  dagsFolder: z.string().default("./dags"),
+  /** DATABASE_URL: a PostgreSQL URL; unset means embedded PGlite in `$UPDRAFT_HOME/db`. */
+  databaseUrl: z.string().url().optional(),
+  /** UPDRAFT_HOST / UPDRAFT_PORT: where the web server listens. */
+  host: z.string().default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** UPDRAFT_ADMIN_PASSWORD: the `admin` user's password; generated and printed once when unset. */
+  adminPassword: z.string().min(1).optional(),
+  /** UPDRAFT_SECRET_KEY: signs API tokens; generated and kept in `$UPDRAFT_HOME/secret_key` when unset. */
+  secretKey: z.string().min(16).optional(),
+  /** UPDRAFT_TOKEN_TTL_MS: lifetime of an API token. */
+  tokenTtlMs: positiveInt(24 * 3_600_000),
+  /** UPDRAFT_WORKER_SLOTS: tasks one worker runs at once (`updraft worker --slots N` overrides). */
+  workerSlots: positiveInt(4),
+  /** UPDRAFT_WORKER_QUEUES: comma-separated queues a worker takes from. */
+  workerQueues: z.string().default("default"),
+  /** UPDRAFT_HEARTBEAT_INTERVAL_MS: how often a worker heartbeats its running tasks. */
+  heartbeatIntervalMs: positiveInt(5_000),
+  /** UPDRAFT_HEARTBEAT_TIMEOUT_MS: a running task whose heartbeat is older is reaped. */
+  heartbeatTimeoutMs: positiveInt(30_000),
+  /** UPDRAFT_POLL_INTERVAL_MS: claim fallback when no NOTIFY arrives. */
+  pollIntervalMs: positiveInt(1_000),
+  /** UPDRAFT_DAG_IMPORT_TIMEOUT_MS: a DAG file whose import takes longer is an import error. */
+  dagImportTimeoutMs: positiveInt(30_000),
+  /** UPDRAFT_KILL_GRACE_MS: after a timeout aborts `ctx.signal`, how long before the runner is killed. */
+  killGraceMs: positiveInt(2_000),
+  /** UPDRAFT_LOG_LEVEL: pino level for Updraft's own logs. */
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+const ENV_NAMES: Record<keyof Config, string> = {
+  home: "UPDRAFT_HOME",
+  dagsFolder: "UPDRAFT_DAGS_FOLDER",
+  databaseUrl: "DATABASE_URL",
+  host: "UPDRAFT_HOST",
+  port: "UPDRAFT_PORT",
+  adminPassword: "UPDRAFT_ADMIN_PASSWORD",
+  secretKey: "UPDRAFT_SECRET_KEY",
+  tokenTtlMs: "UPDRAFT_TOKEN_TTL_MS",
+  workerSlots: "UPDRAFT_WORKER_SLOTS",
+  workerQueues: "UPDRAFT_WORKER_QUEUES",
+  heartbeatIntervalMs: "UPDRAFT_HEARTBEAT_INTERVAL_MS",
+  heartbeatTimeoutMs: "UPDRAFT_HEARTBEAT_TIMEOUT_MS",
+  pollIntervalMs: "UPDRAFT_POLL_INTERVAL_MS",
+  dagImportTimeoutMs: "UPDRAFT_DAG_IMPORT_TIMEOUT_MS",
+  killGraceMs: "UPDRAFT_KILL_GRACE_MS",
+  logLevel: "UPDRAFT_LOG_LEVEL",
+};
+
+export class ConfigError extends Error {}
+
+/** Reads the configuration from `env`, overridden by `overrides`. Throws ConfigError with one clear line. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const parsed = configSchema.safeParse({ ...raw, ...overrides });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]) as keyof Config;
+    throw new ConfigError(`invalid configuration: ${ENV_NAMES[key] ?? key}: ${issue.message}`);
+  }
+  const config = parsed.data;
+  return { ...config, home: path.resolve(config.home), dagsFolder: path.resolve(config.dagsFolder) };
+}
+
+export { ENV_NAMES };

@@ -1,0 +1,94 @@
+// Runs one attempt of one task of a loaded DAG definition, and says how it ended. Used by the
+// worker's runner child and by `updraft dags test`; knows nothing about the database.
+import { spawn } from "node:child_process";
+import type { DagDefinition, TaskDefinition } from "../authoring/index.js";
+import { buildContext, TaskFailedNoRetry, TaskSkipped, toJson, type TaskHost, type TaskRunRequest } from "./context.js";
+import type { TaskContext } from "../authoring/types.js";
+
+export type AttemptResult =
+  | { outcome: "success"; xcom: Record<string, unknown> }
+  | { outcome: "skipped"; reason: string; xcom: Record<string, unknown> }
+  | { outcome: "failed" | "failed_no_retry"; error: string; xcom: Record<string, unknown> };
+
+/** Airflow's BashOperator skips on this exit code. */
+export const SHELL_SKIP_EXIT_CODE = 99;
+
+export function paramsFor(def: DagDefinition, conf: Record<string, unknown>): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(def.spec.params ?? {})) if (spec.default !== undefined) params[name] = spec.default;
+  return { ...params, ...conf };
+}
+
+export async function runTask(def: DagDefinition, req: TaskRunRequest, host: TaskHost, signal: AbortSignal): Promise<AttemptResult> {
+  const task = def.tasks.get(req.taskId);
+  const xcom: Record<string, unknown> = {};
+  if (!task) return { outcome: "failed_no_retry", error: `task "${req.taskId}" is not in DAG "${def.id}" of this version`, xcom };
+  const ctx = buildContext(req, paramsFor(def, req.conf), host, signal, xcom);
+  try {
+    const value = task.kind === "shell" ? await runShell(task, ctx, host, signal) : await task.fn!(ctx, ...req.inputs);
+    if (signal.aborted) throw signal.reason ?? new Error("aborted");
+    xcom.return_value = toJson(value, "the task's return value");
+    return { outcome: "success", xcom };
+  } catch (err) {
+    if (err instanceof TaskSkipped) return { outcome: "skipped", reason: err.message, xcom };
+    const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    if (err instanceof TaskFailedNoRetry) return { outcome: "failed_no_retry", error: err.message, xcom };
+    return { outcome: "failed", error: message, xcom };
+  }
+}
+
+/** bash in its own process group, so a timeout kills everything it started. */
+function runShell(task: TaskDefinition, ctx: TaskContext, host: TaskHost, signal: AbortSignal): Promise<string> {
+  const command = typeof task.command === "function" ? task.command(ctx) : String(task.command);
+  host.log("log", "info", `running: ${command}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", command], {
+      detached: true,
+      cwd: task.shell?.cwd,
+      env: {
+        ...process.env,
+        ...task.shell?.env,
+        UPDRAFT_DAG_ID: ctx.dagId,
+        UPDRAFT_TASK_ID: ctx.taskId,
+        UPDRAFT_RUN_ID: ctx.runId,
+        UPDRAFT_TRY_NUMBER: String(ctx.tryNumber),
+        UPDRAFT_DS: ctx.ds,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let last = "";
+    const lines = (stream: "stdout" | "stderr") => {
+      let buffer = "";
+      return (chunk: Buffer) => {
+        buffer += chunk.toString("utf8");
+        const parts = buffer.split("\n");
+        buffer = parts.pop() ?? "";
+        for (const line of parts) {
+          host.log(stream, stream === "stderr" ? "warn" : "info", line);
+          if (stream === "stdout" && line.trim()) last = line;
+        }
+      };
+    };
+    child.stdout.on("data", lines("stdout"));
+    child.stderr.on("data", lines("stderr"));
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    const onAbort = () => {
+      killGroup("SIGTERM");
+      setTimeout(() => killGroup("SIGKILL"), 2000).unref();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    child.on("error", reject);
+    child.on("close", (code, sig) => {
+      signal.removeEventListener("abort", onAbort);
+      if (code === 0) resolve(last);
+      else if (code === SHELL_SKIP_EXIT_CODE) reject(new TaskSkipped(`command exited with code ${SHELL_SKIP_EXIT_CODE}`));
+      else reject(new Error(sig ? `command killed by ${sig}` : `command exited with code ${code}`));
+    });
+  });
+}

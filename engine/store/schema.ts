@@ -1,0 +1,185 @@
+// Kysely's view of the tables in migrations/. Keep in step with the SQL files.
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+import type { DagStructure } from "../model/structure.js";
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface DagsTable {
+  dag_id: string;
+  is_paused: Generated<boolean>;
+  is_stale: Generated<boolean>;
+  fileloc: string;
+  relative_fileloc: string | null;
+  description: string | null;
+  timetable_summary: string | null;
+  timezone: Generated<string>;
+  tags: Generated<string[]>;
+  owners: Generated<string[]>;
+  max_active_runs: Generated<number>;
+  max_active_tasks: Generated<number>;
+  latest_version_id: string | null;
+  last_parsed_time: Timestamp | null;
+  next_dagrun_logical_date: Timestamp | null;
+  next_dagrun_data_interval_start: Timestamp | null;
+  next_dagrun_data_interval_end: Timestamp | null;
+  next_dagrun_run_after: Timestamp | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface DagCodeTable {
+  code_hash: string;
+  fileloc: string;
+  source: string;
+  bundle: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface DagVersionsTable {
+  id: Generated<string>;
+  dag_id: string;
+  version_number: number;
+  content_hash: string;
+  code_hash: string;
+  structure: Json<DagStructure>;
+  bundle_version: string | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface ImportErrorsTable {
+  id: Generated<number>;
+  filename: string;
+  line: number | null;
+  stack_trace: string;
+  timestamp: DefaultTimestamp;
+}
+
+export interface DagRunsTable {
+  id: Generated<number>;
+  dag_id: string;
+  run_id: string;
+  dag_version_id: string;
+  run_type: "manual" | "scheduled" | "backfill" | "asset_triggered";
+  triggered_by: string | null;
+  triggering_user_name: string | null;
+  state: "queued" | "running" | "success" | "failed";
+  logical_date: Timestamp | null;
+  data_interval_start: Timestamp | null;
+  data_interval_end: Timestamp | null;
+  run_after: Timestamp;
+  queued_at: Timestamp | null;
+  start_date: Timestamp | null;
+  end_date: Timestamp | null;
+  conf: Json<Record<string, unknown>>;
+  note: string | null;
+  unfinished_tis: Generated<number>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface TaskInstancesTable {
+  id: Generated<string>;
+  run_pk: number;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: Generated<number>;
+  state: string | null;
+  try_number: Generated<number>;
+  max_tries: Generated<number>;
+  dag_version_id: string;
+  operator: string | null;
+  pool: Generated<string>;
+  pool_slots: Generated<number>;
+  queue: Generated<string>;
+  priority_weight: Generated<number>;
+  worker_id: string | null;
+  hostname: string | null;
+  pid: number | null;
+  scheduled_when: Timestamp | null;
+  queued_when: Timestamp | null;
+  start_date: Timestamp | null;
+  end_date: Timestamp | null;
+  duration: number | null;
+  heartbeat_at: Timestamp | null;
+  next_retry_at: Timestamp | null;
+  note: string | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface TaskInstanceTriesTable {
+  ti_id: string;
+  try_number: number;
+  state: string;
+  worker_id: string | null;
+  hostname: string | null;
+  start_date: Timestamp | null;
+  end_date: Timestamp | null;
+  duration: number | null;
+  error: string | null;
+}
+
+export interface XcomTable {
+  ti_id: string;
+  key: string;
+  run_pk: number;
+  task_id: string;
+  map_index: Generated<number>;
+  value: Json<unknown>;
+  created_at: DefaultTimestamp;
+}
+
+export interface TaskLogsTable {
+  id: Generated<number>;
+  ti_id: string;
+  try_number: number;
+  ts: DefaultTimestamp;
+  stream: string;
+  level: Generated<string>;
+  line: string;
+}
+
+export interface UsersTable {
+  username: string;
+  password_hash: string;
+  role: "viewer" | "operator" | "admin";
+  created_at: DefaultTimestamp;
+}
+
+export interface WorkersTable {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  queues: string[];
+  slots: number;
+  started_at: DefaultTimestamp;
+  last_heartbeat: DefaultTimestamp;
+}
+
+export interface SchedulerHeartbeatsTable {
+  scheduler_id: string;
+  hostname: string;
+  last_heartbeat: DefaultTimestamp;
+}
+
+export interface Database {
+  dags: DagsTable;
+  dag_code: DagCodeTable;
+  dag_versions: DagVersionsTable;
+  import_errors: ImportErrorsTable;
+  dag_runs: DagRunsTable;
+  task_instances: TaskInstancesTable;
+  task_instance_tries: TaskInstanceTriesTable;
+  xcom: XcomTable;
+  task_logs: TaskLogsTable;
+  users: UsersTable;
+  workers: WorkersTable;
+  scheduler_heartbeats: SchedulerHeartbeatsTable;
+}
+
+export type DagRunRow = Selectable<DagRunsTable>;
+export type TaskInstanceRow = Selectable<TaskInstancesTable>;
+export type DagRow = Selectable<DagsTable>;
+export type NewTaskInstance = Insertable<TaskInstancesTable>;

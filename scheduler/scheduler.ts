@@ -1,0 +1,137 @@
+// The scheduler: the DAG processor, scheduled run creation (timed to the next due run, woken by
+// NOTIFY), the retry timer and the reaper. Any number may run at once: every write it makes is
+// guarded by a unique index or a compare-and-set.
+import os from "node:os";
+import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
+import type { Logger } from "pino";
+import type { Store } from "../engine/store/db.js";
+import { CHANNELS } from "../engine/store/channels.js";
+import { createDueRuns, nextDueAt } from "../engine/store/runs/scheduleRuns.js";
+import { queueDueRetries } from "../engine/store/tasks/queueDueRetries.js";
+import { reapLostTasks } from "../engine/store/tasks/reapLostTasks.js";
+import { DagProcessor } from "./dagProcessor.js";
+
+export interface SchedulerOptions {
+  dagsFolder: string;
+  cacheDir: string;
+  dagImportTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  logger: Logger;
+  watch?: boolean;
+}
+
+/** Upper bound on any sleep: a missed NOTIFY costs at most this much delay. */
+const MAX_SLEEP_MS = 5_000;
+
+export class Scheduler {
+  readonly schedulerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly processor: DagProcessor;
+  private stopped = false;
+  private runTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private intervals: NodeJS.Timeout[] = [];
+  private unlisteners: (() => Promise<void>)[] = [];
+  private creating = false;
+  private createAgain = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.processor = new DagProcessor(store, {
+      dagsFolder: options.dagsFolder,
+      cacheDir: options.cacheDir,
+      importTimeoutMs: options.dagImportTimeoutMs,
+      logger: options.logger,
+      watch: options.watch ?? true,
+      onChange: () => this.wakeRuns(),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.heartbeat();
+    this.unlisteners.push(await this.store.listen(CHANNELS.runChanged, () => this.wakeRuns()));
+    this.unlisteners.push(await this.store.listen(CHANNELS.retryScheduled, () => this.wakeRetries()));
+    await this.processor.start();
+    this.intervals.push(setInterval(() => void this.reap(), Math.max(1_000, Math.floor(this.options.heartbeatTimeoutMs / 3))));
+    this.intervals.push(setInterval(() => void this.heartbeat(), 5_000));
+    this.wakeRuns();
+    this.wakeRetries();
+    this.options.logger.info({ schedulerId: this.schedulerId, dagsFolder: this.options.dagsFolder }, "scheduler started");
+  }
+
+  /** Creates due runs, then sleeps until the next one is due (or a NOTIFY says something changed). */
+  wakeRuns(): void {
+    if (this.stopped) return;
+    if (this.creating) {
+      this.createAgain = true;
+      return;
+    }
+    this.creating = true;
+    void (async () => {
+      let sleepMs = MAX_SLEEP_MS;
+      try {
+        do {
+          this.createAgain = false;
+          await createDueRuns(this.store.db);
+        } while (this.createAgain && !this.stopped);
+        const next = await nextDueAt(this.store.db);
+        if (next) sleepMs = Math.min(MAX_SLEEP_MS, Math.max(0, new Date(next).getTime() - Date.now()) + 5);
+      } catch (err) {
+        this.options.logger.warn({ err }, "creating scheduled runs failed; retrying");
+        sleepMs = 1_000;
+      } finally {
+        this.creating = false;
+      }
+      if (this.stopped) return;
+      if (this.runTimer) clearTimeout(this.runTimer);
+      this.runTimer = setTimeout(() => this.wakeRuns(), sleepMs);
+    })();
+  }
+
+  /** Queues retries that are due and arms a timer for the next one. */
+  wakeRetries(): void {
+    if (this.stopped) return;
+    void queueDueRetries(this.store.db).then(
+      ({ nextDueAt }) => {
+        if (this.stopped) return;
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        const wait = nextDueAt ? Math.max(0, new Date(nextDueAt).getTime() - Date.now()) + 5 : MAX_SLEEP_MS;
+        this.retryTimer = setTimeout(() => this.wakeRetries(), Math.min(wait, MAX_SLEEP_MS));
+      },
+      (err) => {
+        this.options.logger.warn({ err }, "queueing due retries failed; retrying");
+        if (!this.stopped) this.retryTimer = setTimeout(() => this.wakeRetries(), 1_000);
+      },
+    );
+  }
+
+  private async reap(): Promise<void> {
+    try {
+      const reaped = await reapLostTasks(this.store.db, this.options.heartbeatTimeoutMs);
+      if (reaped) this.options.logger.warn({ reaped }, "reaped task instances of lost workers");
+    } catch (err) {
+      this.options.logger.warn({ err }, "reaping lost tasks failed");
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.store.db
+      .insertInto("scheduler_heartbeats")
+      .values({ scheduler_id: this.schedulerId, hostname: os.hostname() })
+      .onConflict((oc) => oc.column("scheduler_id").doUpdateSet({ last_heartbeat: sql`now()` }))
+      .execute()
+      .catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.runTimer) clearTimeout(this.runTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const i of this.intervals) clearInterval(i);
+    for (const u of this.unlisteners) await u();
+    await this.processor.close();
+    await this.store.db.deleteFrom("scheduler_heartbeats").where("scheduler_id", "=", this.schedulerId).execute().catch(() => {});
+  }
+}

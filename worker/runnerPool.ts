@@ -1,0 +1,144 @@
+// The worker's pool of warm runner processes (DESIGN §5). One task per runner at a time; a
+// runner whose task timed out, crashed or called process.exit is killed and replaced.
+import type { ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { forkTs } from "../engine/process/spawnTs.js";
+import type { TaskRunRequest } from "../engine/execution/context.js";
+import type { AttemptResult } from "../engine/execution/runTask.js";
+import type { FromRunner, ToRunner } from "./runnerChild.js";
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "runnerChild.ts");
+
+export interface RunnerJob {
+  attempt: string;
+  bundleFile: string;
+  request: TaskRunRequest;
+  timeoutMs: number | null;
+  onLog(line: Extract<FromRunner, { type: "log" }>): void;
+  pullXcom(taskId: string, key: string): Promise<unknown>;
+}
+
+export interface RunnerOutcome {
+  result: AttemptResult;
+  startedAt: number;
+  endedAt: number;
+}
+
+interface Runner {
+  child: ChildProcess;
+  busy: boolean;
+  ready: Promise<void>;
+}
+
+export class RunnerPool {
+  private idle: Runner[] = [];
+  private all = new Set<Runner>();
+  private active = new Map<string, { runner: Runner; abort(reason: string): void }>();
+
+  constructor(private readonly killGraceMs: number) {}
+
+  /** Starts `n` runners ahead of time, so the first tasks do not pay for process start. */
+  async warm(n: number): Promise<void> {
+    const fresh = Array.from({ length: Math.max(0, n - this.all.size) }, () => this.spawn());
+    this.idle.push(...fresh);
+    await Promise.all(fresh.map((r) => r.ready));
+  }
+
+  private spawn(): Runner {
+    const child = forkTs(CHILD);
+    const runner: Runner = { child, busy: false, ready: Promise.resolve() };
+    // A runner that prints outside a task (a library at import) must not fill its pipe and block.
+    child.stdout?.resume();
+    child.stderr?.resume();
+    runner.ready = new Promise((resolve) => child.once("spawn", () => resolve()));
+    child.once("exit", () => {
+      this.all.delete(runner);
+      this.idle = this.idle.filter((r) => r !== runner);
+    });
+    this.all.add(runner);
+    return runner;
+  }
+
+  run(job: RunnerJob): Promise<RunnerOutcome> {
+    const runner = this.idle.pop() ?? this.spawn();
+    runner.busy = true;
+    const { child } = runner;
+    return new Promise<RunnerOutcome>((resolve) => {
+      let settled = false;
+      let killTimer: NodeJS.Timeout | undefined;
+      const startedAt = Date.now();
+      const finish = (outcome: RunnerOutcome, healthy: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timeoutTimer);
+        clearTimeout(killTimer);
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+        this.active.delete(job.attempt);
+        runner.busy = false;
+        if (healthy && child.connected) this.idle.push(runner);
+        else this.destroy(runner);
+        resolve(outcome);
+      };
+      const failed = (error: string): RunnerOutcome => ({ result: { outcome: "failed", error, xcom: {} }, startedAt, endedAt: Date.now() });
+      const abort = (reason: string) => {
+        if (settled) return;
+        this.send(runner, { type: "abort", attempt: job.attempt, reason });
+        // Give ctx.signal a moment to end the task cleanly, then kill the runner regardless.
+        killTimer = setTimeout(() => finish(failed(reason), false), this.killGraceMs);
+      };
+      const onMessage = (msg: FromRunner) => {
+        if (msg.attempt !== job.attempt) return;
+        if (msg.type === "log") job.onLog(msg);
+        else if (msg.type === "pullXcom") {
+          void job.pullXcom(msg.taskId, msg.key).then(
+            (value) => this.send(runner, { type: "xcom", call: msg.call, value }),
+            () => this.send(runner, { type: "xcom", call: msg.call, value: null }),
+          );
+        } else if (msg.type === "done") {
+          const timedOut = killTimer !== undefined;
+          finish(timedOut ? failed(`task timed out after ${job.timeoutMs} ms`) : { result: msg.result, startedAt: msg.startedAt, endedAt: msg.endedAt }, !timedOut);
+        }
+      };
+      const onExit = (code: number | null, signal: string | null) =>
+        finish(failed(`the task's runner process ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before the task finished`), false);
+      const timeoutTimer = job.timeoutMs ? setTimeout(() => abort(`task timed out after ${job.timeoutMs} ms`), job.timeoutMs) : undefined;
+      this.active.set(job.attempt, { runner, abort });
+      child.on("message", onMessage);
+      child.once("exit", onExit);
+      this.send(runner, { type: "run", attempt: job.attempt, bundleFile: job.bundleFile, request: job.request });
+    });
+  }
+
+  /** Aborts a running attempt (lost lease, shutdown); the runner is killed after the grace period. */
+  abort(attempt: string, reason: string): void {
+    this.active.get(attempt)?.abort(reason);
+  }
+
+  private send(runner: Runner, msg: ToRunner): void {
+    if (runner.child.connected) runner.child.send(msg);
+  }
+
+  private destroy(runner: Runner): void {
+    this.all.delete(runner);
+    this.idle = this.idle.filter((r) => r !== runner);
+    runner.child.removeAllListeners("message");
+    if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill("SIGKILL");
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  async close(): Promise<void> {
+    const exits = [...this.all].map((r) => new Promise<void>((resolve) => {
+      if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
+      r.child.once("exit", () => resolve());
+      r.child.kill("SIGKILL");
+    }));
+    this.idle = [];
+    await Promise.all(exits);
+    this.all.clear();
+  }
+}
