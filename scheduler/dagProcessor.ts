@@ -11,6 +11,7 @@ import { ensureBundleFile } from "../engine/dagfile/bundleCache.js";
 import { DagImporter } from "../engine/dagfile/importer.js";
 import { forgetDagFile, recordImportError, syncDagFile } from "../engine/store/dags/syncDagFile.js";
 import { refreshNextRun } from "../engine/store/runs/scheduleRuns.js";
+import { isDagFile, listDagFiles } from "../engine/dagfile/listDagFiles.js";
 
 export interface DagProcessorOptions {
   dagsFolder: string;
@@ -22,34 +23,6 @@ export interface DagProcessorOptions {
   onChange?: (dagIds: string[]) => void;
   /** Debounce for bursts of file events (an editor's save writes several times). */
   debounceMs?: number;
-}
-
-const DAG_FILE = /\.(m?ts|m?js)$/;
-const NOT_DAG_FILE = /(\.d\.ts|\.test\.[mc]?[tj]s|\.spec\.[mc]?[tj]s)$/;
-
-/** Like Airflow's safe mode: only files that mention updraft are treated as DAG files. */
-export function isDagFile(file: string): boolean {
-  if (!DAG_FILE.test(file) || NOT_DAG_FILE.test(file) || file.split(path.sep).includes("node_modules")) return false;
-  try {
-    return fs.readFileSync(file, "utf8").includes("updraft");
-  } catch {
-    return false;
-  }
-}
-
-export function listDagFiles(folder: string): string[] {
-  if (!fs.existsSync(folder)) return [];
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name !== "node_modules" && !entry.name.startsWith(".")) walk(full);
-      } else if (isDagFile(full)) out.push(full);
-    }
-  };
-  walk(folder);
-  return out.sort();
 }
 
 export class DagProcessor {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRun } from "../../engine/store/runs/createRun.js";
 import { backends, createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { dagsFolderWith, startEngine, waitForRunEnd, type TestEngine } from "../helpers/engine.js";
+import { dagsFolderWith, startEngine, waitFor, waitForRunEnd, type TestEngine } from "../helpers/engine.js";
 
 const DAGS = {
   "typed.ts": `
@@ -21,6 +21,19 @@ export default dag({ id: "failing" }, (d) => {
   const after = d.task("after", [boom], (ctx, v) => v);
   const last = d.task("last", [after], (ctx, v) => v);
   ok.before(last);
+});`,
+  "flaky.ts": `
+import { dag } from "updraft";
+export default dag({ id: "flaky", defaults: { retries: 2, retryDelay: "100ms" } }, (d) => {
+  d.task("flaky", (ctx) => {
+    if (ctx.tryNumber < 2) throw new Error("first try fails");
+    return ctx.tryNumber;
+  });
+});`,
+  "minutely.ts": `
+import { dag } from "updraft";
+export default dag({ id: "minutely", schedule: "* * * * *", start: "2024-01-01", catchup: false }, (d) => {
+  d.task("interval", (ctx) => [ctx.dataIntervalStart?.toISOString(), ctx.dataIntervalEnd?.toISOString(), ctx.ds]);
 });`,
 };
 
@@ -54,5 +67,33 @@ describe.each(backends())("runs on %s", (backend) => {
     expect(Object.fromEntries(tis.map((t) => [t.task_id, t.state]))).toEqual({ ok: "success", boom: "failed", after: "upstream_failed", last: "upstream_failed" });
     const boom = await db.store.db.selectFrom("task_instance_tries").innerJoin("task_instances", "task_instances.id", "task_instance_tries.ti_id").select(["task_instance_tries.error"]).where("task_instances.run_pk", "=", run.id).where("task_instances.task_id", "=", "boom").executeTakeFirstOrThrow();
     expect(boom.error).toContain("kaboom");
+  });
+
+  it("retries a failing task after its retry delay and keeps every try", async () => {
+    const run = await createRun(db.store.db, { dagId: "flaky", runType: "manual", logicalDate: new Date() });
+    expect(await waitForRunEnd(db.store, run.id)).toBe("success");
+    const ti = await db.store.db.selectFrom("task_instances").select(["id", "try_number", "state"]).where("run_pk", "=", run.id).executeTakeFirstOrThrow();
+    expect(ti).toMatchObject({ try_number: 2, state: "success" });
+    const tries = await db.store.db.selectFrom("task_instance_tries").select(["try_number", "state", "start_date", "end_date"]).where("ti_id", "=", ti.id).orderBy("try_number").execute();
+    expect(tries.map((t) => [t.try_number, t.state])).toEqual([[1, "up_for_retry"], [2, "success"]]);
+    // The second try started no earlier than the retry delay after the first ended.
+    expect(new Date(tries[1]!.start_date!).getTime() - new Date(tries[0]!.end_date!).getTime()).toBeGreaterThanOrEqual(90);
+  });
+
+  it("creates the scheduled run of the latest complete interval at its end, with Airflow's dates", async () => {
+    const run = await waitFor("the scheduled run of minutely", () =>
+      db.store.db.selectFrom("dag_runs").selectAll().where("dag_id", "=", "minutely").where("run_type", "=", "scheduled").executeTakeFirst(),
+    );
+    const start = new Date(run.data_interval_start!);
+    const end = new Date(run.data_interval_end!);
+    expect(end.getTime() - start.getTime()).toBe(60_000);
+    expect(start.getUTCSeconds()).toBe(0);
+    expect(new Date(run.logical_date!).getTime()).toBe(start.getTime());
+    expect(new Date(run.run_after).getTime()).toBe(end.getTime());
+    expect(end.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(run.run_id).toBe(`scheduled__${start.toISOString().replace(".000Z", "+00:00")}`);
+    expect(await waitForRunEnd(db.store, run.id)).toBe("success");
+    const value = await db.store.db.selectFrom("xcom").select("value").where("run_pk", "=", run.id).executeTakeFirstOrThrow();
+    expect(value.value).toEqual([start.toISOString(), end.toISOString(), start.toISOString().slice(0, 10)]);
   });
 });

@@ -1,0 +1,84 @@
+// The `updraft` CLI (commander): a thin entry into each component's main.
+import { Command, Option } from "commander";
+import { loadConfig, ConfigError, type Config } from "../engine/config.js";
+import { createLogger } from "../engine/logger.js";
+import { UpdraftError } from "../engine/errors.js";
+
+// Commands load their modules on use, so `updraft dags test` does not start up the web server's.
+const serve = () => import("./commands/serve.js");
+const dagsCommands = () => import("./commands/dags.js");
+
+const program = new Command("updraft").description("Airflow-style DAG orchestration on PostgreSQL").showHelpAfterError();
+
+function config(): Config {
+  return loadConfig();
+}
+
+program
+  .command("start")
+  .description("migrations, scheduler, web server and one worker in one process (standalone)")
+  .action(async () => (await serve()).startCommand(config()));
+
+program
+  .command("scheduler")
+  .description("run the scheduler (DAG processor, run creation, retries, reaper)")
+  .action(async () => (await serve()).schedulerCommand(config()));
+
+program
+  .command("worker")
+  .description("run a worker (needs DATABASE_URL)")
+  .addOption(new Option("--slots <n>", "tasks to run at once").argParser((v) => positive(v, "--slots")))
+  .option("--queues <list>", "comma-separated queues to take tasks from")
+  .action(async (opts: { slots?: number; queues?: string }) =>
+    (await serve()).workerCommand(config(), { slots: opts.slots, queues: opts.queues?.split(",").map((q) => q.trim()).filter(Boolean) }),
+  );
+
+program
+  .command("web")
+  .description("run the web server (REST API)")
+  .action(async () => (await serve()).webCommand(config()));
+
+const db = program.command("db").description("database commands");
+db.command("migrate")
+  .description("apply pending migrations")
+  .action(async () => (await import("./commands/db.js")).migrateCommand(config()));
+
+const dags = program.command("dags").description("DAG commands");
+dags
+  .command("list")
+  .description("parse the DAGs folder and list its DAGs and import errors")
+  .option("--output <format>", "table or json", "table")
+  .action(async (opts: { output: string }) => (await dagsCommands()).dagsListCommand(config(), opts.output === "json"));
+dags
+  .command("trigger <dag_id>")
+  .description("create a manual run")
+  .option("--conf <json>", "run configuration, a JSON object")
+  .option("--run-id <id>", "run id (default manual__<date>)")
+  .option("--logical-date <date>", "logical date (default now)")
+  .action(async (dagId: string, opts: { conf?: string; runId?: string; logicalDate?: string }) => (await dagsCommands()).dagsTriggerCommand(config(), dagId, opts));
+dags
+  .command("test <dag_id>")
+  .description("run one DAG run in this process, printing each task's state and log")
+  .option("--date <date>", "logical date (default now)")
+  .option("--conf <json>", "run configuration, a JSON object")
+  .action(async (dagId: string, opts: { date?: string; conf?: string }) => (await dagsCommands()).dagsTestCommand(config(), dagId, opts));
+
+function positive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export class UsageError extends Error {}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // One clear line for what the user can fix; a stack only for the unexpected.
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof UpdraftError) {
+    console.error(`updraft: ${err.message}`);
+    process.exit(2);
+  }
+  createLogger("error").error({ err }, "updraft failed");
+  process.exit(1);
+}

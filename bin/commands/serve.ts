@@ -1,0 +1,103 @@
+// The long-running commands: `updraft start` (standalone) and the distributed components.
+import fs from "node:fs";
+import path from "node:path";
+import type { Config } from "../../engine/config.js";
+import { createLogger, type Logger } from "../../engine/logger.js";
+import { UpdraftError } from "../../engine/errors.js";
+import type { Store } from "../../engine/store/db.js";
+import { migrate } from "../../engine/store/migrate.js";
+import { openStoreFromConfig } from "../../engine/store/openFromConfig.js";
+import { resolveSecretKey } from "../../engine/secretKey.js";
+import { ensureAdminUser } from "../../engine/store/users/ensureAdminUser.js";
+import { startScheduler } from "../../scheduler/main.js";
+import { startWorker } from "../../worker/main.js";
+import { startWebServer } from "../../web/server/main.js";
+import { SERVER_FILE } from "./localApi.js";
+
+type Stoppable = { stop?: () => Promise<void>; close?: () => Promise<void> };
+
+/** Stops components in reverse order on SIGINT/SIGTERM, then closes the database. */
+function stopOnSignals(store: Store, logger: Logger, parts: Stoppable[], onStop?: () => void): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    for (const p of [...parts].reverse()) await (p.stop?.() ?? p.close?.())?.catch((err: unknown) => logger.warn({ err }, "stopping a component failed"));
+    onStop?.();
+    await store.close().catch(() => {});
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+}
+
+async function openMigrated(config: Config, name: string): Promise<Store> {
+  fs.mkdirSync(config.home, { recursive: true });
+  const store = await openStoreFromConfig(config, name);
+  await migrate(store);
+  return store;
+}
+
+export async function startCommand(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const store = await openMigrated(config, "updraft-standalone");
+  const secretKey = resolveSecretKey(config);
+  const admin = await ensureAdminUser(store.db, config.adminPassword);
+  const scheduler = await startScheduler(store, config, logger);
+  const worker = await startWorker(store, config, logger);
+  const web = await startWebServer(store, { ...config, secretKey }, logger);
+  const serverFile = path.join(config.home, SERVER_FILE);
+  if (store.kind === "pglite") fs.writeFileSync(serverFile, JSON.stringify({ url: web.url, pid: process.pid }), { mode: 0o600 });
+  stopOnSignals(store, logger, [scheduler, worker, web], () => fs.rmSync(serverFile, { force: true }));
+
+  const password = admin.password
+    ? `${admin.password}   (generated: shown only now; set UPDRAFT_ADMIN_PASSWORD to choose one)`
+    : config.adminPassword
+      ? "(from UPDRAFT_ADMIN_PASSWORD)"
+      : "(generated at first start; set UPDRAFT_ADMIN_PASSWORD and restart to reset it)";
+  console.log(
+    [
+      "",
+      "  Updraft is running (standalone)",
+      `  UI and API:  ${web.url}`,
+      `  API docs:    ${web.url}/api/v2/monitor/health`,
+      `  login:       admin / ${password}`,
+      `  database:    ${store.kind === "pglite" ? `PGlite in ${path.join(config.home, "db")}` : "PostgreSQL (DATABASE_URL)"}`,
+      `  DAGs folder: ${config.dagsFolder}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+export async function schedulerCommand(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const store = await openMigrated(config, "updraft-scheduler");
+  const scheduler = await startScheduler(store, config, logger);
+  stopOnSignals(store, logger, [scheduler]);
+}
+
+export async function workerCommand(config: Config, overrides: { slots?: number; queues?: string[] }): Promise<void> {
+  if (!config.databaseUrl) {
+    throw new UpdraftError(
+      "a separate worker needs DATABASE_URL: the embedded PGlite database lives inside one process, so use `updraft start` or point DATABASE_URL at PostgreSQL",
+      "usage",
+      2,
+    );
+  }
+  if (overrides.queues && !overrides.queues.length) throw new UpdraftError("--queues needs at least one queue name", "usage", 2);
+  const logger = createLogger(config.logLevel);
+  const store = await openMigrated(config, "updraft-worker");
+  const worker = await startWorker(store, config, logger, overrides);
+  stopOnSignals(store, logger, [worker]);
+}
+
+export async function webCommand(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const store = await openMigrated(config, "updraft-web");
+  const secretKey = resolveSecretKey(config);
+  await ensureAdminUser(store.db, config.adminPassword);
+  const web = await startWebServer(store, { ...config, secretKey }, logger);
+  console.log(`Updraft web server at ${web.url}`);
+  stopOnSignals(store, logger, [web]);
+}
