@@ -7,11 +7,18 @@ import { UpdraftError } from "../../engine/errors.js";
 import type { Store } from "../../engine/store/db.js";
 import { migrate } from "../../engine/store/migrate.js";
 import { openStoreFromConfig } from "../../engine/store/openFromConfig.js";
-import { resolveSecretKey } from "../../engine/secretKey.js";
-import { ensureAdminUser } from "../../engine/store/users/ensureAdminUser.js";
 import { startScheduler } from "../../scheduler/main.js";
 import { startWorker } from "../../worker/main.js";
-import { startWebServer } from "../../web/server/main.js";
+
+/** The web server's modules load only for the commands that serve HTTP. */
+async function webModules() {
+  const [{ startWebServer }, { resolveSecretKey }, { ensureAdminUser }] = await Promise.all([
+    import("../../web/server/main.js"),
+    import("../../engine/secretKey.js"),
+    import("../../engine/store/users/ensureAdminUser.js"),
+  ]);
+  return { startWebServer, resolveSecretKey, ensureAdminUser };
+}
 import { SERVER_FILE } from "./localApi.js";
 
 type Stoppable = { stop?: () => Promise<void>; close?: () => Promise<void> };
@@ -41,6 +48,7 @@ async function openMigrated(config: Config, name: string): Promise<Store> {
 
 export async function startCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
+  const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   const store = await openMigrated(config, "updraft-standalone");
   const secretKey = resolveSecretKey(config);
   const admin = await ensureAdminUser(store.db, config.adminPassword);
@@ -94,6 +102,7 @@ export async function workerCommand(config: Config, overrides: { slots?: number;
 
 export async function webCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
+  const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   const store = await openMigrated(config, "updraft-web");
   const secretKey = resolveSecretKey(config);
   await ensureAdminUser(store.db, config.adminPassword);

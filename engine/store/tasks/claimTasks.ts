@@ -37,20 +37,21 @@ export const CLAIMED_COLUMNS = sql`ti.id as "tiId", ti.run_pk as "runPk", ti.dag
 
 export async function claimTasks(db: Kysely<Database>, input: ClaimInput): Promise<ClaimedTask[]> {
   if (input.limit <= 0) return [];
+  // The pick is a MATERIALIZED CTE: as an `IN (sub-select … LIMIT)` the planner may run the
+  // sub-select more than once and hand out more rows than LIMIT (seen: 17 claimed for 4 slots).
   const result = await sql<ClaimedTask>`
+    with picked as materialized (
+      select id from task_instances
+       where state = 'queued' and queue = any(${input.queues})
+       order by priority_weight desc, queued_when
+       limit ${input.limit}
+         for update skip locked)
     update task_instances ti
        set state = 'running', try_number = ti.try_number + 1, worker_id = ${input.workerId},
            hostname = ${input.hostname}, start_date = now(), end_date = null, duration = null,
            heartbeat_at = now(), updated_at = now()
-      from dag_runs r
-     where r.id = ti.run_pk
-       and ti.state = 'queued'
-       and ti.id in (
-             select id from task_instances
-              where state = 'queued' and queue = any(${input.queues})
-              order by priority_weight desc, queued_when
-              limit ${input.limit}
-                for update skip locked)
+      from picked, dag_runs r
+     where ti.id = picked.id and r.id = ti.run_pk and ti.state = 'queued'
     returning ${CLAIMED_COLUMNS}`.execute(db);
   return result.rows;
 }
