@@ -15,7 +15,7 @@ const CLI = path.join(ROOT, "bin", "updraft.js");
 describe("updraft worker on PGlite", () => {
   it("exits with a one-line explanation", () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "updraft-home-"));
-    const env = { ...process.env, UPDRAFT_HOME: home };
+    const env: NodeJS.ProcessEnv = { ...process.env, UPDRAFT_HOME: home };
     delete env.DATABASE_URL;
     const result = spawnSync(process.execPath, [CLI, "worker"], { env, encoding: "utf8", timeout: 30_000 });
     expect(result.status).toBe(2);
