@@ -172,7 +172,12 @@ function effectiveWeight(graph: DirectedGraph, tasks: Map<string, { priorityWeig
     const node = stack.pop()!;
     total += tasks.get(node)!.priorityWeight;
     const next = own.weightRule === "downstream" ? graph.outNeighbors(node) : graph.inNeighbors(node);
-    for (const n of next) if (!seen.has(n)) (seen.add(n), stack.push(n));
+    for (const n of next) {
+      if (!seen.has(n)) {
+        seen.add(n);
+        stack.push(n);
+      }
+    }
   }
   return total;
 }

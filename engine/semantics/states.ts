@@ -27,11 +27,14 @@ export const RUN_STATES = ["queued", "running", "success", "failed"] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
 /**
- * Every transition a TI may take. The store's compare-and-set writes consult this table, so a
- * transition not listed here is a bug caught before it reaches the database.
+ * Every transition a TI may take. The store's compare-and-set writes must stay inside this table
+ * (test/unit/states.test.ts lists each write the store makes, by module), so a transition not
+ * listed here is a bug.
  */
 const TRANSITIONS: Record<string, readonly (TiState)[]> = {
-  none: ["scheduled", "queued", "skipped", "upstream_failed", "removed"],
+  // none → running: the zero-round-trip hand-off (DESIGN §3) — the worker that finished an upstream
+  // claims the downstream it just made ready in the same transaction, without a queued stop.
+  none: ["scheduled", "queued", "running", "skipped", "upstream_failed", "removed"],
   scheduled: ["queued", "skipped", "upstream_failed", "removed", null],
   queued: ["running", "scheduled", "removed", null, "success", "failed"],
   running: ["success", "failed", "up_for_retry", "up_for_reschedule", "skipped", "restarting", null],

@@ -44,8 +44,11 @@ export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts): Readi
     case "all_done":
       return allDone ? "ready" : "wait";
     case "all_done_min_one_success":
+      // As Airflow's TriggerRuleDep (3.1): a skipped upstream skips the task at once; once every
+      // upstream is done, none succeeding is upstream_failed.
+      if (c.skipped > 0) return "skipped";
       if (!allDone) return "wait";
-      return c.success > 0 ? "ready" : "skipped";
+      return c.success > 0 ? "ready" : "upstream_failed";
     case "all_skipped":
       if (c.success > 0 || failed > 0) return "skipped";
       return allDone ? "ready" : "wait";
@@ -57,7 +60,9 @@ export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts): Readi
       if (failed > 0) return "ready";
       return allDone ? "skipped" : "wait";
     case "one_done":
-      if (c.success > 0 || failed > 0) return "ready";
+      // "At least one upstream task succeeded or failed": upstream_failed ones never ran, so they
+      // do not count (Airflow counts success + failed only).
+      if (c.success > 0 || c.failed > 0) return "ready";
       return allDone ? "skipped" : "wait";
     case "none_failed":
       if (failed > 0) return "upstream_failed";
