@@ -21,9 +21,12 @@ export interface CreateRunInput {
   versionId?: string;
 }
 
-/** Airflow's run id format: `manual__2024-01-01T00:00:00+00:00`. */
+/**
+ * Airflow's run id format: `manual__2024-01-01T00:00:00+00:00`, with the fraction of a second kept
+ * when there is one (two triggers within a second must not collide).
+ */
 export function generateRunId(runType: string, date: Date): string {
-  return `${runType}__${date.toISOString().replace(/\.\d{3}Z$/, "+00:00").replace("Z", "+00:00")}`;
+  return `${runType}__${date.toISOString().replace(/\.000Z$/, "+00:00").replace(/Z$/, "+00:00")}`;
 }
 
 export async function createRun(db: Kysely<Database>, input: CreateRunInput): Promise<DagRunRow> {

@@ -6,6 +6,7 @@ import { notify } from "../db.js";
 import { CHANNELS } from "../channels.js";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
+import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
 
 export async function startQueuedRuns(tx: Transaction<Database>, dagId: string): Promise<number[]> {
   // Row lock on the DAG: concurrent creators and finishers of this DAG's runs take turns here,
@@ -43,7 +44,8 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
       continue;
     }
     const rows = tasks.map((t) => {
-          const root = t.upstream.length === 0;
+          // Roots, and tasks whose rule needs no upstream to finish (`always`), start at once.
+          const root = evaluateTriggerRule(t.triggerRule, countUpstreams(t.upstream.map(() => null))) === "ready";
           if (root) queues.add(t.queue);
           return {
             run_pk: run.id,
