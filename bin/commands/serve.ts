@@ -68,7 +68,7 @@ export async function startCommand(config: Config): Promise<void> {
     [
       "",
       "  Updraft is running (standalone)",
-      `  UI and API:  ${web.url}`,
+      `  API:         ${web.url}/api/v2`,
       `  health:      ${web.url}/api/v2/monitor/health`,
       `  login:       admin / ${password}`,
       `  database:    ${store.kind === "pglite" ? `PGlite in ${path.join(config.home, "db")}` : "PostgreSQL (DATABASE_URL)"}`,

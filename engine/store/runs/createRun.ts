@@ -55,7 +55,7 @@ export async function createRunInTx(tx: Transaction<Database>, input: CreateRunI
       data_interval_start: input.dataIntervalStart ?? input.logicalDate,
       data_interval_end: input.dataIntervalEnd ?? input.logicalDate,
       run_after: runAfter,
-      queued_at: now,
+      queued_at: sql<Date>`now()`,
       conf: JSON.stringify(input.conf ?? {}),
       note: input.note ?? null,
     })
