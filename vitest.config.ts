@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/globalSetup.ts"],
+    reporters: ["default", "./test/summaryReporter.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration tests start processes and databases; two cores, so keep the parallelism modest.
