@@ -6,7 +6,7 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { openStore } from "../engine/store/db.js";
 import { migrate, readMigrations } from "../engine/store/migrate.js";
-import { adminQuery, IN_CI, POSTGRES_URL, postgresReachable, withDatabase } from "./helpers/postgres.js";
+import { adminQuery, IN_CI, pgQuery, POSTGRES_URL, postgresReachable, withDatabase } from "./helpers/postgres.js";
 import { PGLITE_SNAPSHOT, TEMPLATE_ENV } from "./helpers/paths.js";
 
 export default async function setup(): Promise<void> {
@@ -26,11 +26,20 @@ export default async function setup(): Promise<void> {
 
   if (await postgresReachable()) {
     const template = `updraft_template_${hash}`;
-    await adminQuery(`drop database if exists ${template}`).catch(() => {});
-    await adminQuery(`create database ${template}`);
-    const store = await openStore({ databaseUrl: withDatabase(POSTGRES_URL, template) });
-    await migrate(store);
-    await store.close();
+    // Named by the migrations' hash, so an existing template is current and is reused: two test
+    // runs at once must not drop the template under each other. It is built under another name
+    // and renamed, so no run ever clones a half-migrated template.
+    const exists = await pgQuery<{ n: number }>(`select count(*)::int as n from pg_database where datname = $1`, [template]);
+    if (!exists[0]?.n) {
+      const building = `${template}_${process.pid}`;
+      await adminQuery(`create database ${building}`);
+      const store = await openStore({ databaseUrl: withDatabase(POSTGRES_URL, building) });
+      await migrate(store);
+      await store.close();
+      await adminQuery(`alter database ${building} rename to ${template}`).catch(async () => {
+        await adminQuery(`drop database if exists ${building}`); // another run renamed its own first
+      });
+    }
     process.env[TEMPLATE_ENV] = template;
   } else if (IN_CI) {
     throw new Error(`CI: PostgreSQL is not reachable at ${POSTGRES_URL}`);

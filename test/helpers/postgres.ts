@@ -34,3 +34,13 @@ export async function adminQuery(sqlText: string, url = POSTGRES_URL): Promise<v
     await client.end();
   }
 }
+
+export async function pgQuery<T>(sqlText: string, params: unknown[] = [], url = POSTGRES_URL): Promise<T[]> {
+  const client = new pg.Client({ connectionString: withDatabase(url, "postgres") });
+  await client.connect();
+  try {
+    return (await client.query(sqlText, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
