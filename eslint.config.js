@@ -9,6 +9,8 @@ const BOUNDARIES = [
   { folder: "scheduler", forbidden: ["worker", "web", "bin"], why: "scheduler/ may import engine/ only; it meets worker and web in the database" },
   { folder: "worker", forbidden: ["scheduler", "web", "bin"], why: "worker/ may import engine/ only; it meets scheduler and web in the database" },
   { folder: "web/server", forbidden: ["scheduler", "worker", "bin"], why: "web/server/ may import engine/ only; it meets scheduler and worker in the database" },
+  // "server" catches web/ui/src's "../../server/…" as well as "web/server".
+  { folder: "web/ui", forbidden: ["engine", "scheduler", "worker", "server", "bin"], why: "web/ui/ talks to the web server only over HTTP and socket.io" },
 ];
 
 /**

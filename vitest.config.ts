@@ -2,8 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/globalSetup.ts"],
+    include: ["test/**/*.test.ts", "e2e/**/*.test.ts"],
+    globalSetup: ["test/globalSetup.ts", "e2e/globalSetup.ts"],
     reporters: ["default", "./test/summaryReporter.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,

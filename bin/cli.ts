@@ -63,6 +63,21 @@ dags
   .option("--conf <json>", "run configuration, a JSON object")
   .action(async (dagId: string, opts: { date?: string; conf?: string }) => (await dagsCommands()).dagsTestCommand(config(), dagId, opts));
 
+dags
+  .command("backfill <dag_id>")
+  .description("run the DAG for every schedule interval whose logical date is in [--from, --to] (the scheduler runs it)")
+  .requiredOption("--from <date>", "first logical date (ISO 8601; a bare date is midnight UTC)")
+  .requiredOption("--to <date>", "last logical date")
+  .addOption(new Option("--reprocess <behavior>", "dates that already have a run: none skips them, failed re-runs failed ones, completed re-runs all").choices(["none", "failed", "completed"]).default("none"))
+  .option("--dry-run", "list the logical dates it would run, and stop")
+  .addOption(new Option("--max-active-runs <n>", "runs of this backfill at once (default 10)").argParser((v) => positive(v, "--max-active-runs")))
+  .option("--run-backwards", "newest date first")
+  .option("--conf <json>", "conf of every run, a JSON object")
+  .option("--no-wait", "return once created instead of following its progress")
+  .action(async (dagId: string, opts: { from: string; to: string; reprocess: string; dryRun?: boolean; maxActiveRuns?: number; runBackwards?: boolean; conf?: string; wait: boolean }) =>
+    (await import("./commands/backfill.js")).dagsBackfillCommand(config(), dagId, { ...opts, noWait: !opts.wait }),
+  );
+
 function positive(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);

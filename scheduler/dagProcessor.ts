@@ -11,7 +11,9 @@ import { ensureBundleFile } from "../engine/dagfile/bundleCache.js";
 import { DagImporter } from "../engine/dagfile/importer.js";
 import { forgetDagFile, recordImportError, syncDagFile } from "../engine/store/dags/syncDagFile.js";
 import { refreshNextRun } from "../engine/store/runs/scheduleRuns.js";
+import { withDbRetry } from "../engine/store/sqlstate.js";
 import { isDagFile, listDagFiles } from "../engine/dagfile/listDagFiles.js";
+import { gitCommit } from "./gitCommit.js";
 
 export interface DagProcessorOptions {
   dagsFolder: string;
@@ -55,7 +57,10 @@ export class DagProcessor {
   /** Parses every DAG file of the folder once; files gone from the folder are forgotten. */
   async processAll(): Promise<void> {
     const files = listDagFiles(path.resolve(this.options.dagsFolder));
-    for (const file of files) await this.processFile(file);
+    for (const file of files) {
+      // One file's failure to be recorded (say, the database restarting) must not stop the rest.
+      await this.processFile(file).catch((err) => this.options.logger.error({ err, file }, "processing a DAG file failed"));
+    }
     const known = await this.store.db.selectFrom("dags").select("fileloc").distinct().where("is_stale", "=", false).execute();
     const erroring = await this.store.db.selectFrom("import_errors").select("filename").execute();
     const present = new Set(files);
@@ -112,14 +117,17 @@ export class DagProcessor {
       log.warn({ file: rel, line: result.error.line }, `import error: ${result.error.message}`);
       return;
     }
-    const synced = await syncDagFile(this.store.db, {
+    // Two schedulers recording the same new version at once: the loser's insert hits the unique
+    // index (23505); running it again finds the winner's row.
+    const synced = await withDbRetry(() => syncDagFile(this.store.db, {
       fileloc: file,
       relativeFileloc: rel,
       source: bundled.source,
       bundle: bundled.bundle,
       codeHash: bundled.codeHash,
       structures: result.structures,
-    });
+      bundleVersion: gitCommit(this.options.dagsFolder),
+    }), { retryable: (err) => (err as { code?: string }).code === "23505" });
     this.lastHash.set(file, bundled.codeHash);
     for (const s of result.structures) await refreshNextRun(this.store.db, s.dagId);
     if (synced.changed.length) log.info({ file: rel, dags: synced.changed }, "DAG versions recorded");

@@ -7,7 +7,8 @@ import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { Store } from "../engine/store/db.js";
 import { CHANNELS } from "../engine/store/channels.js";
-import { createDueRuns, nextDueAt } from "../engine/store/runs/scheduleRuns.js";
+import { createDueRuns, nextDueAt, startAllQueuedRuns } from "../engine/store/runs/scheduleRuns.js";
+import { completeBackfills } from "../engine/store/backfills/updateBackfill.js";
 import { queueDueRetries } from "../engine/store/tasks/queueDueRetries.js";
 import { reapLostTasks } from "../engine/store/tasks/reapLostTasks.js";
 import { DagProcessor } from "./dagProcessor.js";
@@ -75,9 +76,15 @@ export class Scheduler {
         do {
           this.createAgain = false;
           await createDueRuns(this.store.db);
+          // Backfills (and runs queued while a DAG was paused) live in the database: whichever
+          // scheduler is up keeps starting their queued runs and closes the finished backfills.
+          await startAllQueuedRuns(this.store.db);
+          const completed = await completeBackfills(this.store.db);
+          if (completed) this.options.logger.info({ completed }, "backfills completed");
         } while (this.createAgain && !this.stopped);
         const next = await nextDueAt(this.store.db);
-        if (next) sleepMs = Math.min(MAX_SLEEP_MS, Math.max(0, new Date(next).getTime() - Date.now()) + 5);
+        // A due time in the past means those DAGs are at maxActiveRuns: a finishing run wakes us.
+        if (next && new Date(next).getTime() > Date.now()) sleepMs = Math.min(MAX_SLEEP_MS, new Date(next).getTime() - Date.now() + 5);
       } catch (err) {
         this.options.logger.warn({ err }, "creating scheduled runs failed; retrying");
         sleepMs = 1_000;

@@ -77,3 +77,4 @@ process.on("unhandledRejection", (err) => {
   if (current) send({ type: "log", attempt: current.attempt, ts: Date.now(), stream: "stderr", level: "error", line: `unhandled rejection: ${String((err as Error)?.stack ?? err)}` });
 });
 process.on("disconnect", () => process.exit(0));
+process.send?.({ type: "ready" });

@@ -51,7 +51,16 @@ export class RunnerPool {
     // A runner that prints outside a task (a library at import) must not fill its pipe and block.
     child.stdout?.resume();
     child.stderr?.resume();
-    runner.ready = new Promise((resolve) => child.once("spawn", () => resolve()));
+    // Ready once the child has loaded its modules and says so, not merely when it was spawned.
+    runner.ready = new Promise((resolve) => {
+      const onReady = (msg: { type?: string }) => {
+        if (msg?.type !== "ready") return;
+        child.off("message", onReady);
+        resolve();
+      };
+      child.on("message", onReady);
+      child.once("exit", () => resolve());
+    });
     child.once("exit", () => {
       this.all.delete(runner);
       this.idle = this.idle.filter((r) => r !== runner);

@@ -9,6 +9,7 @@ import type { Store } from "../engine/store/db.js";
 import { CHANNELS } from "../engine/store/channels.js";
 import { claimTasks, type ClaimedTask } from "../engine/store/tasks/claimTasks.js";
 import { finishTask } from "../engine/store/tasks/finishTask.js";
+import { withDbRetry } from "../engine/store/sqlstate.js";
 import { heartbeatTasks } from "../engine/store/tasks/heartbeatTasks.js";
 import { appendLogs, type LogLine } from "../engine/store/logs/appendLogs.js";
 import { getBundle, getVersion } from "../engine/store/versions.js";
@@ -45,6 +46,8 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   private claiming = false;
   private wakeAgain = false;
+  /** Queued TIs may be waiting that no claim has looked for yet (see wake). */
+  private backlog = true;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>) | null = null;
@@ -59,11 +62,12 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    await registerWorker(this.store.db, { workerId: this.workerId, hostname: this.hostname, pid: process.pid, queues: this.options.queues, slots: this.options.slots });
     await this.pool.warm(Math.min(this.options.slots, 2));
     this.unlisten = await this.store.listen(CHANNELS.tiQueued, (queue) => {
       if (!queue || this.options.queues.includes(queue)) this.wake();
     });
+    // Registered last: a row in `workers` means this worker is ready to take tasks.
+    await registerWorker(this.store.db, { workerId: this.workerId, hostname: this.hostname, pid: process.pid, queues: this.options.queues, slots: this.options.slots });
     this.timers.push(setInterval(() => this.wake(), this.options.pollIntervalMs));
     this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs));
     this.timers.push(setInterval(() => void this.flushLogs(), LOG_FLUSH_MS));
@@ -75,29 +79,53 @@ export class Worker {
     return this.options.slots - this.running.size;
   }
 
-  /** Claims as many TIs as there are free slots. Re-entrant calls fold into one more round. */
+  /**
+   * Claims as many TIs as there are free slots. Re-entrant calls fold into one more round. A
+   * wake-up that finds every slot busy, or a claim that fills them all, leaves `backlog` set: the
+   * next freed slot claims again. Otherwise a finished task does not query for more — its own
+   * downstream came back with finishTask, and anything queued since arrives as a NOTIFY (or, if
+   * that was lost, by the poll) — so a hand-off costs no extra claim round trip.
+   */
   wake(): void {
     if (this.stopped) return;
     if (this.claiming) {
       this.wakeAgain = true;
       return;
     }
-    if (this.free <= 0) return;
+    if (this.free <= 0) {
+      this.backlog = true;
+      return;
+    }
     this.claiming = true;
     void (async () => {
       try {
         do {
           this.wakeAgain = false;
-          const claimed = await claimTasks(this.store.db, { workerId: this.workerId, hostname: this.hostname, queues: this.options.queues, limit: this.free });
+          this.backlog = false;
+          const limit = this.free;
+          const claimed = await claimTasks(this.store.db, { workerId: this.workerId, hostname: this.hostname, queues: this.options.queues, limit });
           for (const task of claimed) this.execute(task);
-          if (claimed.length && this.free > 0) this.wakeAgain = true;
+          // As many as asked: more may be waiting — claim again now if a slot freed meanwhile,
+          // else when one does. (Fewer means the queue was drained: claiming again at once would
+          // only cost a round trip.)
+          if (claimed.length >= limit) {
+            this.backlog = true;
+            if (this.free > 0) this.wakeAgain = true;
+          }
         } while (this.wakeAgain && this.free > 0 && !this.stopped);
+        if (this.wakeAgain) this.backlog = true;
       } catch (err) {
+        this.backlog = true;
         this.options.logger.warn({ err }, "claiming tasks failed; retrying on the next wake-up");
       } finally {
         this.claiming = false;
       }
     })();
+  }
+
+  /** A slot was freed: claim again only if a wake-up could not be served while slots were full. */
+  private slotFreed(): void {
+    if (this.backlog) this.wake();
   }
 
   private execute(task: ClaimedTask): void {
@@ -108,13 +136,13 @@ export class Worker {
       (next) => {
         this.running.delete(task.tiId);
         for (const t of next) this.execute(t);
-        this.wake();
+        this.slotFreed();
         this.notifyIdle();
       },
       (err) => {
         this.running.delete(task.tiId);
         this.options.logger.error({ err, ti: task.tiId }, "reporting a task's end failed; the reaper will retry it");
-        this.wake();
+        this.slotFreed();
         this.notifyIdle();
       },
     );
@@ -160,7 +188,9 @@ export class Worker {
       entry.logs.push({ ts: Date.now(), stream: "log", level: "info", line: `[updraft] task skipped: ${result.reason}` });
     }
     const logs = entry.logs.splice(0);
-    const finished = await finishTask(db, {
+    // A deadlock or a dropped connection must not strand the TI in `running` until the reaper
+    // fails it: the report is one transaction, safe to run again.
+    const finished = await withDbRetry(() => finishTask(db, {
       tiId: task.tiId,
       tryNumber: task.tryNumber,
       workerId: this.workerId,
@@ -171,7 +201,8 @@ export class Worker {
       logs,
       // This slot is free again: take a downstream it just made ready, without another round trip.
       claim: this.stopped ? undefined : { workerId: this.workerId, hostname: this.hostname, queues: this.options.queues, limit: 1 },
-    });
+      known: { taskId: task.taskId, versionId: task.versionId },
+    }));
     if (!finished.accepted) {
       this.options.logger.warn({ ti: task.tiId, try: task.tryNumber }, "task finished after losing its lease; its result was dropped");
     }
@@ -219,6 +250,7 @@ export class Worker {
   }
 }
 
+/** Where a worker keeps bundle files by default. */
 export function defaultCacheDir(home: string): string {
   return path.join(home, "cache", "bundles");
 }

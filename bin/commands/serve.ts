@@ -1,6 +1,7 @@
 // The long-running commands: `updraft start` (standalone) and the distributed components.
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Config } from "../../engine/config.js";
 import { createLogger, type Logger } from "../../engine/logger.js";
 import { UpdraftError } from "../../engine/errors.js";
@@ -20,6 +21,20 @@ async function webModules() {
   return { startWebServer, resolveSecretKey, ensureAdminUser };
 }
 import { SERVER_FILE } from "./localApi.js";
+
+/** `npm start` serves the built UI: build web/ui into web/ui/dist at first start if it is missing. */
+async function ensureUiBuilt(logger: Logger): Promise<void> {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web/ui");
+  if (fs.existsSync(path.join(root, "dist", "index.html"))) return;
+  logger.info("building the web UI (first start)");
+  try {
+    const { build } = await import("vite");
+    await build({ configFile: path.join(root, "vite.config.ts"), logLevel: "warn" });
+  } catch (err) {
+    // The API still serves; only the UI is missing (e.g. installed without dev dependencies).
+    logger.warn({ err }, "the web UI could not be built: run `npm run build`; the API is served without it");
+  }
+}
 
 type Stoppable = { stop?: () => Promise<void>; close?: () => Promise<void> };
 
@@ -49,6 +64,7 @@ async function openMigrated(config: Config, name: string): Promise<Store> {
 export async function startCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
+  await ensureUiBuilt(logger);
   const store = await openMigrated(config, "updraft-standalone");
   const secretKey = resolveSecretKey(config);
   const admin = await ensureAdminUser(store.db, config.adminPassword);
@@ -68,6 +84,7 @@ export async function startCommand(config: Config): Promise<void> {
     [
       "",
       "  Updraft is running (standalone)",
+      `  UI:          ${web.url}/`,
       `  API:         ${web.url}/api/v2`,
       `  health:      ${web.url}/api/v2/monitor/health`,
       `  login:       admin / ${password}`,
@@ -103,6 +120,7 @@ export async function workerCommand(config: Config, overrides: { slots?: number;
 export async function webCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
+  await ensureUiBuilt(logger);
   const store = await openMigrated(config, "updraft-web");
   const secretKey = resolveSecretKey(config);
   await ensureAdminUser(store.db, config.adminPassword);

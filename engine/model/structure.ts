@@ -6,6 +6,7 @@ import type { DagDefinition, TaskDefinition } from "../authoring/index.js";
 import { TRIGGER_RULES, type ParamSpec, type TriggerRule, type WeightRule } from "../authoring/types.js";
 import { parseDuration } from "../semantics/duration.js";
 import { serializeSchedule, type SerializedSchedule } from "../semantics/schedule.js";
+import { paramSpecProblems } from "../params.js";
 
 export interface TaskStructure {
   taskId: string;
@@ -134,6 +135,9 @@ export function buildStructure(def: DagDefinition): DagStructure {
   } catch (err) {
     throw new DagDefinitionError(`DAG "${def.id}": ${(err as Error).message}`);
   }
+
+  const paramProblem = paramSpecProblems(spec.params, schedule !== null)[0];
+  if (paramProblem) throw new DagDefinitionError(`DAG "${def.id}": ${paramProblem.field} ${paramProblem.message}`);
 
   const partial = new Map([...def.tasks.values()].map((t) => [t.id, taskStructure(t, def.id)]));
   const order = topologicalSort(graph);

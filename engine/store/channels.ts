@@ -7,4 +7,9 @@ export const CHANNELS = {
   retryScheduled: "updraft_retry_scheduled",
   /** A run finished or was created; payload: dag_id. Wakes the scheduler's run creation. */
   runChanged: "updraft_run_changed",
+  /**
+   * TI/run state changes and log lines, sent by triggers (migrations/0005_live_events.sql); payload:
+   * {"k": "ti" | "run" | "log", "e": [events]}. Feeds the web servers' socket.io rooms.
+   */
+  live: "updraft_live",
 } as const;

@@ -77,6 +77,35 @@ export interface DagRunsTable {
   unfinished_tis: Generated<number>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  backfill_id: number | null;
+  backfill_sort_ordinal: number | null;
+  clear_number: Generated<number>;
+}
+
+export type ReprocessBehavior = "none" | "failed" | "completed";
+
+export interface BackfillsTable {
+  id: Generated<number>;
+  dag_id: string;
+  from_date: Timestamp;
+  to_date: Timestamp;
+  run_backwards: Generated<boolean>;
+  dag_run_conf: Json<Record<string, unknown>>;
+  reprocess_behavior: ReprocessBehavior;
+  max_active_runs: number;
+  is_paused: Generated<boolean>;
+  triggering_user_name: string | null;
+  created_at: DefaultTimestamp;
+  completed_at: Timestamp | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface BackfillDagRunsTable {
+  backfill_id: number;
+  logical_date: Timestamp;
+  sort_ordinal: number;
+  dag_run_id: number | null;
+  exception_reason: string | null;
 }
 
 export interface TaskInstancesTable {
@@ -170,6 +199,8 @@ export interface Database {
   dag_versions: DagVersionsTable;
   import_errors: ImportErrorsTable;
   dag_runs: DagRunsTable;
+  backfills: BackfillsTable;
+  backfill_dag_runs: BackfillDagRunsTable;
   task_instances: TaskInstancesTable;
   task_instance_tries: TaskInstanceTriesTable;
   xcom: XcomTable;
@@ -182,4 +213,5 @@ export interface Database {
 export type DagRunRow = Selectable<DagRunsTable>;
 export type TaskInstanceRow = Selectable<TaskInstancesTable>;
 export type DagRow = Selectable<DagsTable>;
+export type BackfillRow = Selectable<BackfillsTable>;
 export type NewTaskInstance = Insertable<TaskInstancesTable>;

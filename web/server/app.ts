@@ -7,9 +7,14 @@ import { authenticate, tokenRouter, writesNeedOperator } from "./auth.js";
 import { errorHandler, notFoundRoute } from "./errors.js";
 import { dagRunsRouter } from "./routes/dagRuns.js";
 import { dagsRouter } from "./routes/dags.js";
+import { backfillsRouter } from "./routes/backfills.js";
+import { dagVersionsRouter } from "./routes/dagVersions.js";
 import { importErrorsRouter } from "./routes/importErrors.js";
 import { monitorRouter } from "./routes/monitor.js";
+import { taskInstanceActionsRouter } from "./routes/taskInstanceActions.js";
 import { taskInstancesRouter } from "./routes/taskInstances.js";
+import { uiRouter } from "./routes/ui.js";
+import { serveUi } from "./static.js";
 
 export interface AppOptions {
   secretKey: string;
@@ -18,6 +23,8 @@ export interface AppOptions {
   version: string;
   /** Where unexpected errors are logged. */
   logger?: Logger;
+  /** The built UI to serve at `/` (web/server/main.ts passes web/ui/dist); unset serves none. */
+  uiDir?: string;
 }
 
 /** Largest JSON body accepted (a trigger's conf is the biggest thing clients send); larger → 413. */
@@ -40,8 +47,15 @@ export function createApp(store: Store, options: AppOptions): express.Express {
   api.use(dagsRouter(store));
   api.use(dagRunsRouter(store));
   api.use(taskInstancesRouter(store));
+  api.use(taskInstanceActionsRouter(store));
   api.use(importErrorsRouter(store));
+  api.use(backfillsRouter(store));
+  api.use(dagVersionsRouter(store));
   app.use("/api/v2", api);
+  // The UI's own read endpoints (grid matrix, structure, waiting reasons), default-deny as the API.
+  app.use("/ui", authenticate(options.secretKey), uiRouter(store));
+  // The built UI (web/ui/dist) with an SPA fallback to index.html, when it has been built.
+  if (options.uiDir) app.use(serveUi(options.uiDir));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

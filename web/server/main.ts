@@ -6,6 +6,8 @@ import type { Config } from "../../engine/config.js";
 import type { Logger } from "../../engine/logger.js";
 import type { Store } from "../../engine/store/db.js";
 import { createApp } from "./app.js";
+import { attachLive } from "./live.js";
+import { DEFAULT_UI_DIR } from "./static.js";
 
 export interface WebServer {
   url: string;
@@ -19,8 +21,9 @@ const CLOSE_GRACE_MS = 5_000;
 const VERSION = (JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export async function startWebServer(store: Store, config: Config & { secretKey: string }, logger: Logger): Promise<WebServer> {
-  const app = createApp(store, { secretKey: config.secretKey, tokenTtlMs: config.tokenTtlMs, version: VERSION, logger });
+  const app = createApp(store, { secretKey: config.secretKey, tokenTtlMs: config.tokenTtlMs, version: VERSION, logger, uiDir: DEFAULT_UI_DIR });
   const server = http.createServer(app);
+  const live = await attachLive(server, store, config.secretKey, logger);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {
@@ -34,12 +37,14 @@ export async function startWebServer(store: Store, config: Config & { secretKey:
   return {
     url,
     port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await live.close();
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
-      }),
+      });
+    },
   };
 }
 

@@ -4,19 +4,40 @@ import { sql, type Transaction } from "kysely";
 import { runStateFromLeaves } from "../../semantics/runState.js";
 import type { TiState } from "../../semantics/states.js";
 import { CHANNELS } from "../channels.js";
-import { notify } from "../db.js";
-import type { Database } from "../schema.js";
+import type { Database, DagRunRow } from "../schema.js";
 import type { LoadedVersion } from "../versions.js";
 import { startQueuedRuns } from "./startQueuedRuns.js";
 
-export async function countFinishedTis(tx: Transaction<Database>, runPk: number, version: LoadedVersion, finished: number): Promise<"running" | "success" | "failed"> {
-  if (finished <= 0) return "running";
-  const run = await tx
-    .updateTable("dag_runs")
-    .set({ unfinished_tis: sql`unfinished_tis - ${finished}`, updated_at: sql`now()` })
-    .where("id", "=", runPk)
-    .returning(["unfinished_tis", "dag_id", "state"])
-    .executeTakeFirstOrThrow();
+/** The run's row after its unfinished_tis was decreased. */
+export interface RunCount {
+  unfinished_tis: number;
+  dag_id: string;
+  state: DagRunRow["state"];
+}
+
+/** The decrement, as a statement of its own or a CTE of the finisher's last write (settleDownstream). */
+export function decrementUnfinishedTis(runPk: number, finished: number) {
+  return sql<RunCount>`update dag_runs set unfinished_tis = unfinished_tis - ${finished}, updated_at = now() where id = ${runPk}
+    returning unfinished_tis, dag_id, state`;
+}
+
+/**
+ * `finished` TIs of the run reached a finished state. `counted`: the caller already applied the
+ * decrement (decrementUnfinishedTis in its own statement) and this is the row it returned.
+ */
+export async function countFinishedTis(
+  tx: Transaction<Database>,
+  runPk: number,
+  version: LoadedVersion,
+  finished: number,
+  counted?: RunCount,
+): Promise<"running" | "success" | "failed"> {
+  if (finished <= 0 && !counted) return "running";
+  let run = counted;
+  if (!run) {
+    run = (await decrementUnfinishedTis(runPk, finished).execute(tx)).rows[0];
+    if (!run) throw new Error(`DAG run ${runPk} not found while counting its finished TIs`);
+  }
   if (run.unfinished_tis > 0 || run.state !== "running") return run.state === "queued" ? "running" : run.state;
   const leaves = await tx
     .selectFrom("task_instances")
@@ -26,8 +47,9 @@ export async function countFinishedTis(tx: Transaction<Database>, runPk: number,
     .execute();
   const state = runStateFromLeaves(leaves.map((l) => l.state as TiState), run.unfinished_tis);
   if (state === "running" || state === "queued") return "running";
-  await tx.updateTable("dag_runs").set({ state, end_date: sql`now()`, updated_at: sql`now()` }).where("id", "=", runPk).execute();
-  await notify(CHANNELS.runChanged, run.dag_id).execute(tx);
+  // The run's end and its NOTIFY in one round trip.
+  await sql`with ended as (update dag_runs set state = ${state}, end_date = now(), updated_at = now() where id = ${runPk})
+    select pg_notify(${CHANNELS.runChanged}, ${run.dag_id})`.execute(tx);
   await startQueuedRuns(tx, run.dag_id);
   return state;
 }

@@ -4,6 +4,8 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import { ConflictError, NotFoundError, ValidationError } from "../../errors.js";
 import type { Database, DagRunRow } from "../schema.js";
 import { startQueuedRuns } from "./startQueuedRuns.js";
+import { confProblems } from "../../params.js";
+import { getVersion } from "../versions.js";
 
 export interface CreateRunInput {
   dagId: string;
@@ -17,6 +19,8 @@ export interface CreateRunInput {
   runAfter?: Date;
   conf?: Record<string, unknown>;
   note?: string | null;
+  /** Where conf came from, for the error naming a bad param (`conf`, `dag_run_conf`). */
+  confField?: string;
   /** Pin to this version instead of the DAG's latest. */
   versionId?: string;
 }
@@ -38,6 +42,10 @@ export async function createRunInTx(tx: Transaction<Database>, input: CreateRunI
   if (!dag) throw new NotFoundError(`The Dag with ID: \`${input.dagId}\` was not found`);
   const versionId = input.versionId ?? dag.latest_version_id;
   if (!versionId) throw new ValidationError(`DAG ${input.dagId} has no parsed version yet`);
+  // conf against the DAG's params: bad input never stores a run (422 naming the field).
+  const { structure } = await getVersion(tx, versionId);
+  const problem = confProblems(structure.params ?? {}, input.conf ?? {})[0];
+  if (problem) throw new ValidationError(`conf.${problem.field} ${problem.message}`, [input.confField ?? "conf", problem.field]);
   const now = new Date();
   const runAfter = input.runAfter ?? input.dataIntervalEnd ?? input.logicalDate ?? now;
   const runId = input.runId ?? generateRunId(input.runType, input.logicalDate ?? runAfter);

@@ -3,14 +3,26 @@
 // nothing it reports is stored. In the same transaction: the try's history row, its XComs and
 // last log lines, downstream readiness, the run's state — and, optionally, the ready downstream
 // handed straight back to the same worker (the zero-round-trip hand-off of DESIGN §3).
-import { sql, type Kysely } from "kysely";
+//
+// This is the hand-off path (upstream end → downstream start), so round trips count. The common
+// case — a task succeeded and each of its downstream tasks has it as its only upstream (a chain, a
+// fan-out) — is decided before the transaction starts: the trigger rules see one upstream, in
+// `success`. Then one statement finishes the TI, locks the downstream TIs, claims or queues them
+// and counts the run: BEGIN, one statement, COMMIT. A task without downstream tasks (a leaf) takes
+// the same one statement whatever its outcome. Anything else (a failure, a fan-in, a rule
+// that skips) takes the general path: settleDownstream, which reads the upstream states after
+// locking. Lock order is the same on both paths: the TI, its downstream TIs by id, the run.
+import { sql, type Kysely, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { notify } from "../db.js";
-import { countFinishedTis } from "../runs/countFinishedTis.js";
+import { countFinishedTis, type RunCount } from "../runs/countFinishedTis.js";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
-import type { ClaimedTask, ClaimInput } from "./claimTasks.js";
-import { settleDownstream } from "./settleDownstream.js";
+import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
+import { HAND_OFF_SET, settleDownstream, type Candidate } from "./settleDownstream.js";
+import type { TiState } from "../../semantics/states.js";
+import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
+import type { LoadedVersion } from "../versions.js";
 import type { LogLine } from "../logs/appendLogs.js";
 
 export type AttemptOutcome =
@@ -35,6 +47,11 @@ export interface FinishInput {
   xcom?: Record<string, unknown>;
   logs?: LogLine[];
   claim?: ClaimInput;
+  /**
+   * What the caller knows of the TI (a worker: its claim). Lets the first statement settle the
+   * downstream TIs as well (see above); checked against the row, and ignored if it differs.
+   */
+  known?: { taskId: string; versionId: string };
 }
 
 export interface FinishResult {
@@ -45,13 +62,41 @@ export interface FinishResult {
   claimed: ClaimedTask[];
 }
 
+/**
+ * The downstream tasks of `taskId` when its success settles them without reading anything: each
+ * has `taskId` as its only upstream, and its trigger rule, seeing one upstream in `success`, says
+ * "ready" — exactly what settleDownstream would decide. Null when the general path is needed.
+ * Any readiness condition settleDownstream gains (depends_on_past, pools, concurrency limits)
+ * must send its tasks to the general path here; test/integration/handoff.test.ts compares both.
+ */
+export function readyOnSuccess(version: LoadedVersion, taskId: string): string[] | null {
+  const downstream = version.tasks.get(taskId)?.downstream;
+  if (!downstream?.length) return null;
+  // depends_on_past needs the general path: it may release the next run's TI, or hold a downstream.
+  if (version.tasks.get(taskId)!.dependsOnPast || downstream.some((id) => version.tasks.get(id)?.dependsOnPast)) return null;
+  const oneSuccess = countUpstreams(["success"]);
+  for (const id of downstream) {
+    const task = version.tasks.get(id);
+    if (!task || task.upstream.length !== 1 || task.upstream[0] !== taskId || task.dependsOnPast) return null;
+    if (evaluateTriggerRule(task.triggerRule, oneSuccess) !== "ready") return null;
+  }
+  return downstream;
+}
+
 export async function finishTask(db: Kysely<Database>, input: FinishInput): Promise<FinishResult> {
+  // The worker knows its TI's task and version (cached by id: no query).
+  const hinted = input.known ? await getVersion(db, input.known.versionId) : null;
+  // A task without downstream tasks settles nothing, whatever its outcome: one statement as well
+  // (unless depends_on_past has it release the next run's TI).
+  const own = hinted?.tasks.get(input.known!.taskId);
+  const leaf = own !== undefined && own.downstream.length === 0 && !own.dependsOnPast;
+  const fastDownstream = leaf ? [] : hinted && input.outcome === "success" ? readyOnSuccess(hinted, input.known!.taskId) : null;
   return db.transaction().execute(async (tx) => {
     const target = input.outcome === "failed_no_retry" ? "failed" : input.outcome;
     const xcom = input.xcom && Object.keys(input.xcom).length ? JSON.stringify(input.xcom) : null;
     const logs = input.logs?.length ? JSON.stringify(input.logs.map((l) => ({ ts: new Date(l.ts).toISOString(), stream: l.stream, level: l.level ?? "info", line: l.line }))) : null;
-    const updated = await sql<{ id: string; run_pk: number; task_id: string; state: string; dag_version_id: string }>`
-      with t as (
+    // Only the CTEs that have something to write: each costs planning time even when empty.
+    const finish = sql`t as (
         update task_instances
            set state = case when ${target} = 'failed' and ${input.outcome} = 'failed' and try_number <= max_tries
                             then 'up_for_retry' else ${target} end,
@@ -64,27 +109,128 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
         insert into task_instance_tries (ti_id, try_number, state, worker_id, hostname, start_date, end_date, duration, error)
         select id, try_number, state, worker_id, hostname, start_date, end_date, duration, ${input.error ?? null} from t
         on conflict (ti_id, try_number) do nothing
-      ), x as (
+      )${
+        xcom
+          ? sql`, x as (
         insert into xcom (ti_id, key, run_pk, task_id, map_index, value)
         select t.id, e.key, t.run_pk, t.task_id, t.map_index, e.value from t, jsonb_each(${xcom}::jsonb) e
         on conflict (ti_id, key) do update set value = excluded.value, created_at = now()
-      ), l as (
+      )`
+          : sql``
+      }${
+        logs
+          ? sql`, l as (
         insert into task_logs (ti_id, try_number, ts, stream, level, line)
         select t.id, t.try_number, r.ts, r.stream, r.level, r.line
           from t, jsonb_to_recordset(${logs}::jsonb) as r(ts timestamptz, stream text, level text, line text)
-      )
-      select id, run_pk, task_id, state, dag_version_id from t`.execute(tx);
-    const ti = updated.rows[0];
-    if (!ti) return { accepted: false, state: null, runState: "running", claimed: [] };
+      )`
+          : sql``
+      }`;
 
-    if (ti.state === "up_for_retry") {
-      await notify(CHANNELS.retryScheduled, "").execute(tx);
-      return { accepted: true, state: ti.state, runState: "running", claimed: [] };
+    type Row = { id: string; run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string };
+    if (fastDownstream) {
+      // One statement. `ok` holds the run only if the row is what the plan assumed (this task and
+      // version; for a leaf, not up for retry; otherwise unmapped — so its task's only TI — and
+      // now in success); if not, nothing below writes, and the general path takes over. The
+      // run's count comes last (its WHERE reads the claims first), so the run row is locked after
+      // the TIs, as on the general path. The updates join the few locked rows (nested loop,
+      // primary key): an `in (select …)` semi-join was planned as a sequential scan of
+      // task_instances on PGlite, which keeps no statistics. `notified` is selected so that the
+      // NOTIFYs for queued TIs run (delivered at commit, like the general path's).
+      const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
+      const rows = (
+        await sql<Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null } & Partial<ClaimedTask>>`
+      with ${finish}, ok as (
+        select run_pk from t
+         where t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
+           and ${leaf ? sql`t.state <> 'up_for_retry'` : sql`t.map_index = -1 and t.state = 'success'`}
+      )${
+        leaf
+          ? sql``
+          : sql`, c as (
+        select d.id, d.state, d.queue from task_instances d, ok
+         where d.run_pk = ok.run_pk and d.task_id = any(${fastDownstream}::text[]) and d.map_index = -1
+         order by d.id
+           for update of d
+      ), mine as (
+        select id from c where state is null${claim ? sql` and queue = any(${claim.queues}::text[])` : sql` and false`} order by id limit ${claim?.limit ?? 0}
+      ), claimed as (
+        update task_instances ti set ${HAND_OFF_SET(claim ?? { workerId: "", hostname: "" })}
+          from mine m, dag_runs r
+         where ti.id = m.id and r.id = ti.run_pk and ti.state is null
+        returning ${CLAIMED_COLUMNS}
+      ), queued as (
+        update task_instances q set state = 'queued', queued_when = now(), updated_at = now()
+          from c
+         where q.id = c.id and c.state is null and c.id not in (select id from mine) and q.state is null
+        returning q.queue
+      )`
+      }, run as (
+        update dag_runs set unfinished_tis = unfinished_tis - 1, updated_at = now()
+         where ${leaf ? sql`` : sql`(select count(*) from claimed) + (select count(*) from queued) >= 0 and `}id = (select run_pk from ok)
+        returning unfinished_tis, dag_id, state
+      )
+      select t.id, t.run_pk, t.task_id, t.map_index, t.state, t.dag_version_id, exists (select 1 from ok) as fast,
+             ${leaf ? sql`` : sql`(select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select distinct queue from queued) q) as notified, `}r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState"${leaf ? sql`` : sql`, cl.*`}
+        from t left join run r on true${leaf ? sql`` : sql` left join claimed cl on true`}`.execute(tx)
+      ).rows;
+      const ti = rows[0];
+      if (!ti) return { accepted: false, state: null, runState: "running", claimed: [] };
+      if (ti.fast) {
+        if (ti.runDagId === null) throw new Error(`DAG run ${ti.run_pk} not found while counting its finished TIs`);
+        const claimed = rows.filter((r) => r.tiId != null).map(({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) => ({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) as ClaimedTask);
+        const run: RunCount = { unfinished_tis: ti.runUnfinishedTis!, dag_id: ti.runDagId, state: ti.runState! };
+        const runState = await countFinishedTis(tx, ti.run_pk, hinted!, 1, run);
+        return { accepted: true, state: ti.state, runState, claimed };
+      }
+      return settle(tx, ti, input, null);
     }
-    const version = await getVersion(tx, ti.dag_version_id);
-    const settled = await settleDownstream(tx, ti.run_pk, version, [ti.task_id], input.claim);
-    for (const queue of settled.queued) await notify(CHANNELS.tiQueued, queue).execute(tx);
-    const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + settled.finished);
-    return { accepted: true, state: ti.state, runState, claimed: settled.claimed };
+
+    // General path. With the worker's hint, this statement also locks the downstream TIs (in id
+    // order, as settleDownstream would) unless the attempt goes up for retry.
+    const downstream = (hinted && hinted.tasks.get(input.known!.taskId)?.downstream) || [];
+    const lock = downstream.length > 0;
+    const ti = (
+      await sql<Row & { candidates?: Candidate[] }>`
+      with ${finish}${
+        lock
+          ? sql`, c as (
+        select d.id, d.task_id, d.state, d.queue from task_instances d, t
+         where d.run_pk = t.run_pk and d.task_id = any(${downstream}::text[]) and d.map_index = -1 and t.state <> 'up_for_retry'
+           and t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
+         order by d.id
+           for update of d
+      )`
+          : sql``
+      }
+      select id, run_pk, task_id, map_index, state, dag_version_id${lock ? sql`, (select coalesce(json_agg(c order by c.id), '[]'::json) from c) as candidates` : sql``} from t`.execute(tx)
+    ).rows[0];
+    if (!ti) return { accepted: false, state: null, runState: "running", claimed: [] };
+    const matches = lock && ti.task_id === input.known!.taskId && ti.dag_version_id === input.known!.versionId;
+    return settle(tx, ti, input, hinted, matches ? ti.candidates : undefined);
   });
+}
+
+/** The general path, once the TI's row is written. */
+async function settle(
+  tx: Transaction<Database>,
+  ti: { run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string },
+  input: FinishInput,
+  hinted: LoadedVersion | null,
+  lockedCandidates?: Candidate[],
+): Promise<FinishResult> {
+  if (ti.state === "up_for_retry") {
+    await notify(CHANNELS.retryScheduled, "").execute(tx);
+    return { accepted: true, state: ti.state, runState: "running", claimed: [] };
+  }
+  const version = hinted && hinted.id === ti.dag_version_id ? hinted : await getVersion(tx, ti.dag_version_id);
+  const settled = await settleDownstream(tx, ti.run_pk, version, [ti.task_id], input.claim, {
+    lockedCandidates,
+    // An unmapped TI is its task's only TI in the run, and this transaction holds its row.
+    knownStates: ti.map_index === -1 ? new Map([[ti.task_id, [ti.state as TiState]]]) : undefined,
+    countFinished: 1,
+  });
+  for (const queue of settled.queued) await notify(CHANNELS.tiQueued, queue).execute(tx);
+  const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + settled.finished, settled.run);
+  return { accepted: true, state: ti.state, runState, claimed: settled.claimed };
 }

@@ -1,12 +1,51 @@
 // Event-driven readiness (DESIGN §3): when TIs finish, their direct downstream TIs are evaluated in
 // the same transaction — queued, skipped or marked upstream_failed — and settled ones cascade.
 // No loop ever rescans a run's unfinished TIs.
-import { sql, type Transaction } from "kysely";
+//
+// Round trips matter here: this is the hand-off path (upstream end → downstream start). Per round
+// of the cascade: one statement locks the candidates (or the caller's first statement already
+// did), one reads the upstream states it does not already know, and one writes every decision at
+// once — and, in the last round, the run's unfinished_tis as well.
+import { sql, type RawBuilder, type Transaction } from "kysely";
 import type { TiState } from "../../semantics/states.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
+import { decrementUnfinishedTis, type RunCount } from "../runs/countFinishedTis.js";
+import { heldByPast, releaseNextRuns } from "../runs/dependsOnPast.js";
 import type { Database } from "../schema.js";
 import type { LoadedVersion } from "../versions.js";
 import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
+
+/** A downstream TI, locked (FOR UPDATE) by this transaction before its upstreams are read. */
+export interface Candidate {
+  id: string;
+  task_id: string;
+  state: string | null;
+  queue: string;
+}
+
+/** A waiting TI handed straight to the worker that made it ready: no queued stop (DESIGN §3). */
+export const HAND_OFF_SET = (claim: Pick<ClaimInput, "workerId" | "hostname">) =>
+  sql`state = 'running', try_number = ti.try_number + 1, worker_id = ${claim.workerId},
+      hostname = ${claim.hostname}, queued_when = now(), start_date = now(), heartbeat_at = now(), updated_at = now()`;
+
+export interface SettleOptions {
+  /**
+   * The first round's candidates — the run's map_index -1 TIs of the finished tasks' direct
+   * downstream tasks, ordered by id — already locked FOR UPDATE by the caller in this transaction.
+   */
+  lockedCandidates?: Candidate[];
+  /**
+   * Every TI state of these tasks in the run, written (so locked) by this transaction: their
+   * upstream read is skipped. A chain's hand-off then reads nothing.
+   */
+  knownStates?: Map<string, TiState[]>;
+  /**
+   * TIs the caller finished: when settling ends without cascading, the run's unfinished_tis is
+   * decreased by this plus what settling finished in the same statement as the last writes, and
+   * the result is in `SettleResult.run`.
+   */
+  countFinished?: number;
+}
 
 export interface SettleResult {
   /** TIs this call moved to a finished state (skipped, upstream_failed). */
@@ -15,6 +54,8 @@ export interface SettleResult {
   queued: Set<string>;
   /** Ready TIs handed straight to the finishing worker. */
   claimed: ClaimedTask[];
+  /** The run after unfinished_tis was decreased (SettleOptions.countFinished); absent if it was not. */
+  run?: RunCount;
 }
 
 export async function settleDownstream(
@@ -23,35 +64,50 @@ export async function settleDownstream(
   version: LoadedVersion,
   finishedTaskIds: string[],
   claim?: ClaimInput,
+  options: SettleOptions = {},
 ): Promise<SettleResult> {
   const result: SettleResult = { finished: 0, queued: new Set(), claimed: [] };
+  const known = new Map(options.knownStates ?? []);
   let frontier = finishedTaskIds;
   let claimable = claim?.limit ?? 0;
+  let prelocked = options.lockedCandidates;
+  // depends_on_past: a finished TI may release the same task's TI held in the next run.
+  for (const q of await releaseNextRuns(tx, runPk, version, finishedTaskIds)) result.queued.add(q);
   while (frontier.length) {
     const downstream = [...new Set(frontier.flatMap((id) => version.tasks.get(id)?.downstream ?? []))];
     if (!downstream.length) break;
     // Lock the candidates first, then read their upstreams in a new statement: a concurrent finisher
     // of a sibling upstream waits on this lock and then sees our commit, so no fan-in is missed.
-    const candidates = await tx
-      .selectFrom("task_instances")
-      .select(["id", "task_id", "state", "queue"])
-      .where("run_pk", "=", runPk)
-      .where("task_id", "in", downstream)
-      .where("map_index", "=", -1)
-      .orderBy("id")
-      .forUpdate()
-      .execute();
+    const candidates: Candidate[] =
+      prelocked ??
+      (await tx
+        .selectFrom("task_instances")
+        .select(["id", "task_id", "state", "queue"])
+        .where("run_pk", "=", runPk)
+        .where("task_id", "in", downstream)
+        .where("map_index", "=", -1)
+        .orderBy("id")
+        .forUpdate()
+        .execute());
+    prelocked = undefined;
     const waiting = candidates.filter((c) => c.state === null);
     if (!waiting.length) break;
     const upstreamIds = [...new Set(waiting.flatMap((c) => version.tasks.get(c.task_id)!.upstream))];
-    const upstreamRows = await tx
-      .selectFrom("task_instances")
-      .select(["task_id", "state"])
-      .where("run_pk", "=", runPk)
-      .where("task_id", "in", upstreamIds)
-      .execute();
     const states = new Map<string, TiState[]>();
-    for (const r of upstreamRows) states.set(r.task_id, [...(states.get(r.task_id) ?? []), r.state as TiState]);
+    const unknown = upstreamIds.filter((id) => {
+      const s = known.get(id);
+      if (s) states.set(id, s);
+      return !s;
+    });
+    if (unknown.length) {
+      const upstreamRows = await tx
+        .selectFrom("task_instances")
+        .select(["task_id", "state"])
+        .where("run_pk", "=", runPk)
+        .where("task_id", "in", unknown)
+        .execute();
+      for (const r of upstreamRows) states.set(r.task_id, [...(states.get(r.task_id) ?? []), r.state as TiState]);
+    }
 
     const ready: typeof waiting = [];
     const settled: { id: string; taskId: string; state: "skipped" | "upstream_failed" }[] = [];
@@ -62,40 +118,59 @@ export async function settleDownstream(
       else if (decision !== "wait") settled.push({ id: c.id, taskId: c.task_id, state: decision });
     }
 
+    if (ready.some((c) => version.tasks.get(c.task_id)!.dependsOnPast)) {
+      const held = await heldByPast(tx, version.dagId, runPk, version, ready.map((c) => c.task_id));
+      for (let i = ready.length - 1; i >= 0; i--) if (held.has(ready[i]!.task_id)) ready.splice(i, 1);
+    }
     const mine = claim ? ready.filter((c) => claim.queues.includes(c.queue)).slice(0, claimable) : [];
     const others = ready.filter((c) => !mine.includes(c));
+    claimable -= mine.length;
+    result.finished += settled.length;
+    // Nothing settled means no further round: the run's count goes into this round's statement.
+    const countRun = options.countFinished !== undefined && settled.length === 0;
+
+    // Every decision of this round in one statement. The rows are locked by us and disjoint, so
+    // each `state is null` guard holds; the CTEs all run to completion whether read or not.
+    const ctes: RawBuilder<unknown>[] = [];
     if (mine.length && claim) {
-      claimable -= mine.length;
-      const rows = await sql<ClaimedTask>`
-        update task_instances ti
-           set state = 'running', try_number = ti.try_number + 1, worker_id = ${claim.workerId},
-               hostname = ${claim.hostname}, queued_when = now(), start_date = now(), heartbeat_at = now(), updated_at = now()
+      ctes.push(sql`claimed as (
+        update task_instances ti set ${HAND_OFF_SET(claim)}
           from dag_runs r
          where r.id = ti.run_pk and ti.id = any(${mine.map((c) => c.id)}::uuid[]) and ti.state is null
-        returning ${CLAIMED_COLUMNS}`.execute(tx);
-      result.claimed.push(...rows.rows);
+        returning ${CLAIMED_COLUMNS})`);
     }
     if (others.length) {
-      await tx
-        .updateTable("task_instances")
-        .set({ state: "queued", queued_when: sql`now()`, updated_at: sql`now()` })
-        .where("id", "in", others.map((c) => c.id))
-        .where("state", "is", null)
-        .execute();
+      ctes.push(sql`queued as (
+        update task_instances set state = 'queued', queued_when = now(), updated_at = now()
+         where id = any(${others.map((c) => c.id)}::uuid[]) and state is null)`);
       for (const c of others) result.queued.add(c.queue);
     }
     for (const state of ["skipped", "upstream_failed"] as const) {
       const ids = settled.filter((s) => s.state === state).map((s) => s.id);
       if (ids.length) {
-        await tx
-          .updateTable("task_instances")
-          .set({ state, start_date: sql`now()`, end_date: sql`now()`, duration: 0, updated_at: sql`now()` })
-          .where("id", "in", ids)
-          .where("state", "is", null)
-          .execute();
+        ctes.push(sql`${sql.raw(state)} as (
+          update task_instances set state = ${state}, start_date = now(), end_date = now(), duration = 0, updated_at = now()
+           where id = any(${ids}::uuid[]) and state is null)`);
       }
     }
-    result.finished += settled.length;
+    if (countRun) ctes.push(sql`run as (${decrementUnfinishedTis(runPk, options.countFinished! + result.finished)})`);
+    if (ctes.length) {
+      const claimed = mine.length > 0;
+      const select = countRun
+        ? claimed
+          ? sql`select c.*, r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState" from run r left join claimed c on true`
+          : sql`select r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState" from run r`
+        : claimed
+          ? sql`select * from claimed`
+          : sql`select 1`;
+      const rows = (await sql<ClaimedTask & { runUnfinishedTis?: number; runDagId?: string; runState?: RunCount["state"] }>`with ${sql.join(ctes)} ${select}`.execute(tx)).rows;
+      for (const { runUnfinishedTis, runDagId, runState, ...task } of rows) {
+        if (countRun && runDagId !== undefined) result.run = { unfinished_tis: runUnfinishedTis!, dag_id: runDagId, state: runState! };
+        if (claimed && task.tiId != null) result.claimed.push(task as ClaimedTask);
+      }
+      if (countRun && !result.run) throw new Error(`DAG run ${runPk} not found while counting its finished TIs`);
+    }
+    for (const s of settled) known.set(s.taskId, [s.state]);
     frontier = settled.map((s) => s.taskId);
   }
   return result;

@@ -3,13 +3,18 @@ import express from "express";
 import { sql, type Kysely, type SqlBool } from "kysely";
 import { z } from "zod";
 import { NotFoundError } from "../../../engine/errors.js";
-import type { Store } from "../../../engine/store/db.js";
 import { createRun } from "../../../engine/store/runs/createRun.js";
 import type { Database } from "../../../engine/store/schema.js";
 import { RUN_STATES } from "../../../engine/semantics/states.js";
 import { currentUser, requireRole } from "../auth.js";
 import { allOf, inCondition, likeCondition, orderByParam, orderClauses, orderSql, patternParam, rangeConditions, rangeParams, type Condition } from "../query.js";
-import { dagRunResponse, type DagRunQueryRow } from "../serializers.js";
+import { dagRunResponse, taskInstanceResponse, type DagRunQueryRow } from "../serializers.js";
+import { badRequest } from "../errors.js";
+import { CHANNELS } from "../../../engine/store/channels.js";
+import { notify, type Store } from "../../../engine/store/db.js";
+import { clearRun } from "../../../engine/store/runs/clearRun.js";
+import { setRunState } from "../../../engine/store/runs/setRunState.js";
+import { startQueuedRuns } from "../../../engine/store/runs/startQueuedRuns.js";
 import { awareDatetime, paginationParams, parse, pathParams, queryList } from "../validate.js";
 import { assertDagExists } from "./dags.js";
 
@@ -113,6 +118,7 @@ export function dagRunsRouter(store: Store): express.Router {
       runAfter: interval?.end ?? body.run_after ?? new Date(),
       conf: body.conf ?? {},
       note: body.note ?? null,
+      confField: "conf",
     });
     res.json(dagRunResponse(await getRun(store.db, dagId, run.run_id)));
   });
@@ -142,5 +148,67 @@ export function dagRunsRouter(store: Store): express.Router {
     res.json(dagRunResponse(await getRun(store.db, dagId, runId)));
   });
 
+  router.patch("/dags/:dag_id/dagRuns/:dag_run_id", async (req, res) => {
+    const { dag_id: dagId, dag_run_id: runId } = pathParams(req.params, "dag_id", "dag_run_id");
+    const { update_mask: mask } = parse(PatchQuery, req.query, "query");
+    const body = parse(DAGRunPatchBody, req.body, "body");
+    for (const field of mask ?? []) if (field !== "state" && field !== "note") throw badRequest(`Invalid field \`${field}\` in update mask`);
+    const fields = mask?.length ? mask : Object.keys(body);
+    await store.db.transaction().execute(async (tx) => {
+      const run = await tx.selectFrom("dag_runs").select(["id", "state"]).where("dag_id", "=", dagId).where("run_id", "=", runId).forUpdate().executeTakeFirst();
+      if (!run) throw runNotFound(dagId, runId);
+      if (fields.includes("state") && body.state && body.state !== run.state) await setRunState(tx, run.id, body.state);
+      if (fields.includes("note")) await tx.updateTable("dag_runs").set({ note: body.note ?? null, updated_at: sql`now()` }).where("id", "=", run.id).execute();
+    });
+    res.json(dagRunResponse(await getRun(store.db, dagId, runId)));
+  });
+
+  router.delete("/dags/:dag_id/dagRuns/:dag_run_id", async (req, res) => {
+    const { dag_id: dagId, dag_run_id: runId } = pathParams(req.params, "dag_id", "dag_run_id");
+    await store.db.transaction().execute(async (tx) => {
+      const deleted = await tx.deleteFrom("dag_runs").where("dag_id", "=", dagId).where("run_id", "=", runId).returning(["id", "state"]).executeTakeFirst();
+      if (!deleted) throw runNotFound(dagId, runId);
+      // Its slot under maxActiveRuns is free now. (A worker still running one of its TIs loses its lease.)
+      if (deleted.state === "running" || deleted.state === "queued") await startQueuedRuns(tx, dagId);
+      await notify(CHANNELS.runChanged, dagId).execute(tx);
+    });
+    res.status(204).end();
+  });
+
+  router.post("/dags/:dag_id/dagRuns/:dag_run_id/clear", async (req, res) => {
+    const { dag_id: dagId, dag_run_id: runId } = pathParams(req.params, "dag_id", "dag_run_id");
+    const body = parse(DAGRunClearBody, req.body ?? {}, "body");
+    const run = await getRun(store.db, dagId, runId);
+    if (body.dry_run) {
+      let q = selectTaskInstances(store.db).where("ti.run_pk", "=", run.id);
+      if (body.only_failed) q = q.where("ti.state", "in", ["failed", "upstream_failed"]);
+      const tis = await q.orderBy("ti.task_id").orderBy("ti.map_index").execute();
+      res.json({ task_instances: tis.map(taskInstanceResponse), total_entries: tis.length });
+      return;
+    }
+    await store.db.transaction().execute((tx) => clearRun(tx, run.id, { onlyFailed: body.only_failed, runOnLatestVersion: body.run_on_latest_version }));
+    res.json(dagRunResponse(await getRun(store.db, dagId, runId)));
+  });
+
   return router;
+}
+
+const DAGRunPatchBody = z.strictObject({
+  state: z.enum(["queued", "success", "failed"]).nullable().optional(),
+  note: z.string().max(1000).nullable().optional(),
+});
+const PatchQuery = z.object({ update_mask: queryList(z.string()).optional() });
+const DAGRunClearBody = z.strictObject({
+  dry_run: z.boolean().optional().default(true),
+  only_failed: z.boolean().optional().default(false),
+  run_on_latest_version: z.boolean().optional().default(false),
+});
+
+function selectTaskInstances(db: Kysely<Database>) {
+  return db
+    .selectFrom("task_instances as ti")
+    .innerJoin("dag_runs as r", "r.id", "ti.run_pk")
+    .innerJoin("dag_versions as v", "v.id", "ti.dag_version_id")
+    .selectAll("ti")
+    .select(["r.logical_date", "r.run_after", "v.id as version_id", "v.version_number", "v.bundle_version as version_bundle_version", "v.created_at as version_created_at"]);
 }

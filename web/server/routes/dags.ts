@@ -10,7 +10,9 @@ import type { Database } from "../../../engine/store/schema.js";
 import { requireRole } from "../auth.js";
 import { badRequest } from "../errors.js";
 import { allOf, likeCondition, orderByParam, orderClauses, orderSql, patternParam, type Condition } from "../query.js";
-import { dagResponse, type DagQueryRow } from "../serializers.js";
+import { dagResponse, dagVersionResponse, iso, type DagQueryRow } from "../serializers.js";
+import type { DagStructure } from "../../../engine/model/structure.js";
+import { serializeParams } from "../../../engine/params.js";
 import { paginationParams, parse, pathParams, queryBool, queryList, single } from "../validate.js";
 
 export const dagNotFound = (dagId: string) => new NotFoundError(`The Dag with ID: \`${dagId}\` was not found`);
@@ -89,6 +91,35 @@ export function dagsRouter(store: Store): express.Router {
   router.get("/dags/:dag_id", async (req, res) => {
     const { dag_id: dagId } = pathParams(req.params, "dag_id");
     res.json(dagResponse(await getDag(store.db, dagId)));
+  });
+
+  router.get("/dags/:dag_id/details", async (req, res) => {
+    const { dag_id: dagId } = pathParams(req.params, "dag_id");
+    const dag = await getDag(store.db, dagId);
+    const version = await store.db
+      .selectFrom("dag_versions")
+      .select(["id as version_id", "version_number", "bundle_version as version_bundle_version", "created_at as version_created_at", "structure"])
+      .where("id", "=", dag.latest_version_id ?? "00000000-0000-0000-0000-000000000000")
+      .executeTakeFirst();
+    const s = version?.structure as DagStructure | undefined;
+    res.json({
+      ...dagResponse(dag),
+      catchup: s?.catchup ?? false,
+      dag_run_timeout: null,
+      asset_expression: null,
+      doc_md: s?.doc ?? null,
+      start_date: s?.start ?? null,
+      end_date: s?.end ?? null,
+      is_paused_upon_creation: null,
+      params: serializeParams(s?.params ?? {}),
+      render_template_as_native_obj: false,
+      template_search_path: null,
+      timezone: dag.timezone,
+      last_parsed: iso(dag.last_parsed_time),
+      default_args: null,
+      concurrency: dag.max_active_tasks,
+      latest_dag_version: version ? dagVersionResponse(dagId, version) : null,
+    });
   });
 
   router.patch("/dags/:dag_id", requireRole("operator"), async (req, res) => {

@@ -14,7 +14,7 @@ import { paginationParams, parse, pathParams, queryBool, queryInt, queryList, qu
 import { assertDagExists } from "./dags.js";
 import { getRun, WILDCARD } from "./dagRuns.js";
 
-const tiNotFound = (dagId: string, runId: string, taskId: string) =>
+export const tiNotFound = (dagId: string, runId: string, taskId: string) =>
   new NotFoundError(`The Task Instance with dag_id: \`${dagId}\`, run_id: \`${runId}\` and task_id: \`${taskId}\` was not found`);
 
 const TI_RANGE_FIELDS = { logical_date: "r.logical_date", run_after: "r.run_after", start_date: "ti.start_date", end_date: "ti.end_date", updated_at: "ti.updated_at" };
@@ -55,7 +55,7 @@ const TI_ORDER: Record<string, string> = {
 const LogPath = z.object({ try_number: queryInt({ min: 0 }) });
 const LogQuery = z.object({ map_index: queryInt().optional(), full_content: queryBool.optional(), token: queryString.optional() });
 
-function selectTaskInstances(db: Kysely<Database>) {
+export function selectTaskInstances(db: Kysely<Database>) {
   return db
     .selectFrom("task_instances as ti")
     .innerJoin("dag_runs as r", "r.id", "ti.run_pk")
@@ -64,7 +64,7 @@ function selectTaskInstances(db: Kysely<Database>) {
     .select(["r.logical_date", "r.run_after", "v.id as version_id", "v.version_number", "v.bundle_version as version_bundle_version", "v.created_at as version_created_at"]);
 }
 
-async function getTaskInstance(db: Kysely<Database>, dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<TaskInstanceQueryRow> {
+export async function getTaskInstance(db: Kysely<Database>, dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<TaskInstanceQueryRow> {
   const row = await selectTaskInstances(db)
     .where("r.dag_id", "=", dagId)
     .where("r.run_id", "=", runId)
