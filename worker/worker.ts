@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Store } from "../engine/store/db.js";
 import { CHANNELS } from "../engine/store/channels.js";
 import { claimTasks, type ClaimedTask } from "../engine/store/tasks/claimTasks.js";
+import { releaseRestartedTask } from "../engine/store/tasks/clearTaskInstances.js";
 import { finishTask } from "../engine/store/tasks/finishTask.js";
 import { withDbRetry } from "../engine/store/sqlstate.js";
 import { heartbeatTasks } from "../engine/store/tasks/heartbeatTasks.js";
@@ -202,9 +203,12 @@ export class Worker {
       // This slot is free again: take a downstream it just made ready, without another round trip.
       claim: this.stopped ? undefined : { workerId: this.workerId, hostname: this.hostname, queues: this.options.queues, limit: 1 },
       known: { taskId: task.taskId, versionId: task.versionId },
+      skipDownstream: result.outcome === "success" ? result.skipDownstream : undefined,
     }));
     if (!finished.accepted) {
       this.options.logger.warn({ ti: task.tiId, try: task.tryNumber }, "task finished after losing its lease; its result was dropped");
+      // Cleared while running (restarting): now that this attempt is over, it may run again.
+      await db.transaction().execute((tx) => releaseRestartedTask(tx, { tiId: task.tiId, tryNumber: task.tryNumber, workerId: this.workerId }));
     }
     return finished.claimed;
   }

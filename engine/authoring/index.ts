@@ -7,11 +7,22 @@ export * from "./types.js";
 /** Brands survive bundling: the DAG bundle carries its own copy of this module. */
 export const DAG_BRAND = Symbol.for("updraft.dag");
 
-export type TaskKind = "task" | "shell";
+export type TaskKind = "task" | "shell" | "branch" | "short_circuit" | "http";
 
 export interface ShellOptions extends TaskOptions {
   env?: Record<string, string>;
   cwd?: string;
+}
+
+/** `d.http`: one request; the response body (JSON when it parses, else text) is the task's value. */
+export interface HttpRequestSpec {
+  method?: string;
+  url: string;
+  headers?: Record<string, string>;
+  /** A string is sent as is; anything else as JSON (with content-type application/json). */
+  body?: unknown;
+  /** Status codes that count as success; default: any 2xx. */
+  expectStatus?: number | number[];
 }
 
 /** Everything the engine needs to know about one task; `fn` runs in the worker. */
@@ -24,6 +35,7 @@ export interface TaskDefinition {
   fn?: (ctx: TaskContext, ...args: unknown[]) => unknown;
   command?: string | ((ctx: TaskContext) => string);
   shell?: { env?: Record<string, string>; cwd?: string };
+  http?: HttpRequestSpec | ((ctx: TaskContext) => HttpRequestSpec);
   /** Captured at definition, read only to point an error at the line that defined the task. */
   definedAt: Error;
 }
@@ -82,6 +94,26 @@ export interface DagBuilder {
   ): Task<Awaited<T>>;
   /** Runs `command` with bash in its own process group; its last stdout line is the task's value. */
   shell(id: string, command: string | ((ctx: TaskContext) => string), options?: ShellOptions): Task<string>;
+  /**
+   * Airflow's BranchPythonOperator: `fn` returns the id (or ids) of the direct downstream tasks to
+   * follow; the other direct downstream tasks are skipped. An id that is not a direct downstream
+   * task fails the branch task.
+   */
+  branch(id: string, fn: TaskFn<[], string | string[] | null | undefined>, options?: TaskOptions): Task<string[]>;
+  branch<const I extends readonly Task<unknown>[]>(
+    id: string,
+    inputs: I,
+    fn: TaskFn<[...ValuesOf<I>], string | string[] | null | undefined>,
+    options?: TaskOptions,
+  ): Task<string[]>;
+  /**
+   * Airflow's ShortCircuitOperator (ignore_downstream_trigger_rules=True): a falsy result skips
+   * every task downstream of this one, whatever their trigger rules.
+   */
+  shortCircuit<T>(id: string, fn: TaskFn<[], T>, options?: TaskOptions): Task<Awaited<T>>;
+  shortCircuit<const I extends readonly Task<unknown>[], T>(id: string, inputs: I, fn: TaskFn<[...ValuesOf<I>], T>, options?: TaskOptions): Task<Awaited<T>>;
+  /** One HTTP request (fetch); the response's JSON (or text) is the task's value. */
+  http(id: string, request: HttpRequestSpec | ((ctx: TaskContext) => HttpRequestSpec), options?: TaskOptions): Task<unknown>;
   /** `d.chain(a, b, [c, e], f)`: each element runs after the one before it. */
   chain(...steps: (Task<unknown> | Task<unknown>[])[]): void;
 }
@@ -107,7 +139,34 @@ export function dag<P extends Record<string, ParamSpec>>(spec: DagSpec<P>, build
     return new Task(def.id, definition);
   };
 
+  const withInputs = (kind: "task" | "branch" | "short_circuit", id: string, a: unknown, b?: unknown, c?: unknown): Task<never> => {
+    const inputs = Array.isArray(a) ? (a as Task<unknown>[]) : [];
+    const fn = (Array.isArray(a) ? b : a) as TaskDefinition["fn"];
+    const options = ((Array.isArray(a) ? c : b) ?? {}) as TaskOptions;
+    if (typeof fn !== "function") {
+      definition.problems.push({ message: `task "${id}" needs a function`, at: new Error() });
+    }
+    for (const input of inputs) {
+      if (!(input instanceof Task) || !definition.tasks.has(input.id)) {
+        definition.problems.push({ message: `task "${id}" takes an input that is not a task of DAG "${spec.id}"`, at: new Error() });
+      }
+    }
+    return add({ id, kind, inputs: inputs.map((t) => t.id), fn, options });
+  };
+
   const builder: DagBuilder = {
+    branch(id: string, a: unknown, b?: unknown, c?: unknown): Task<never> {
+      return withInputs("branch", id, a, b, c);
+    },
+    shortCircuit(id: string, a: unknown, b?: unknown, c?: unknown): Task<never> {
+      return withInputs("short_circuit", id, a, b, c);
+    },
+    http(id, request, options = {}) {
+      if (typeof request !== "function" && (typeof request?.url !== "string" || !request.url)) {
+        definition.problems.push({ message: `http task "${id}" needs a url`, at: new Error() });
+      }
+      return add({ id, kind: "http", inputs: [], http: request, options });
+    },
     task(id: string, a: unknown, b?: unknown, c?: unknown): Task<never> {
       const inputs = Array.isArray(a) ? (a as Task<unknown>[]) : [];
       const fn = (Array.isArray(a) ? b : a) as TaskDefinition["fn"];

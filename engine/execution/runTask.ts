@@ -6,7 +6,8 @@ import { buildContext, TaskFailedNoRetry, TaskSkipped, toJson, type TaskHost, ty
 import type { TaskContext } from "../authoring/types.js";
 
 export type AttemptResult =
-  | { outcome: "success"; xcom: Record<string, unknown> }
+  /** skipDownstream: the tasks a branch or short-circuit decided to skip (the store skips them). */
+  | { outcome: "success"; xcom: Record<string, unknown>; skipDownstream?: string[] }
   | { outcome: "skipped"; reason: string; xcom: Record<string, unknown> }
   | { outcome: "failed" | "failed_no_retry"; error: string; xcom: Record<string, unknown> };
 
@@ -25,15 +26,93 @@ export async function runTask(def: DagDefinition, req: TaskRunRequest, host: Tas
   if (!task) return { outcome: "failed_no_retry", error: `task "${req.taskId}" is not in DAG "${def.id}" of this version`, xcom };
   const ctx = buildContext(req, paramsFor(def, req.conf), host, signal, xcom);
   try {
-    const value = task.kind === "shell" ? await runShell(task, ctx, host, signal) : await task.fn!(ctx, ...req.inputs);
+    const value =
+      task.kind === "shell" ? await runShell(task, ctx, host, signal) : task.kind === "http" ? await runHttp(task, ctx, host, signal) : await task.fn!(ctx, ...req.inputs);
     if (signal.aborted) throw signal.reason ?? new Error("aborted");
+    if (task.kind === "branch") {
+      const followed = branchDecision(def, task, value);
+      xcom.return_value = followed;
+      const skipDownstream = directDownstream(def, task.id).filter((id) => !followed.includes(id));
+      host.log("log", "info", `following ${followed.length ? followed.join(", ") : "no task"}; skipping ${skipDownstream.length ? skipDownstream.join(", ") : "no task"}`);
+      return { outcome: "success", xcom, skipDownstream };
+    }
     xcom.return_value = toJson(value, "the task's return value");
+    if (task.kind === "short_circuit" && !value) {
+      // Airflow's default ignore_downstream_trigger_rules=True: everything downstream is skipped.
+      const skipDownstream = allDownstream(def, task.id);
+      host.log("log", "info", `condition is falsy: skipping ${skipDownstream.length ? skipDownstream.join(", ") : "no task"}`);
+      return { outcome: "success", xcom, skipDownstream };
+    }
     return { outcome: "success", xcom };
   } catch (err) {
     if (err instanceof TaskSkipped) return { outcome: "skipped", reason: err.message, xcom };
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
     if (err instanceof TaskFailedNoRetry) return { outcome: "failed_no_retry", error: err.message, xcom };
     return { outcome: "failed", error: message, xcom };
+  }
+}
+
+function directDownstream(def: DagDefinition, taskId: string): string[] {
+  return [...def.tasks.values()].filter((t) => t.upstream.has(taskId)).map((t) => t.id).sort();
+}
+
+function allDownstream(def: DagDefinition, taskId: string): string[] {
+  const found = new Set<string>();
+  const stack = [taskId];
+  while (stack.length) {
+    for (const id of directDownstream(def, stack.pop()!)) {
+      if (!found.has(id)) {
+        found.add(id);
+        stack.push(id);
+      }
+    }
+  }
+  return [...found].sort();
+}
+
+/** The branch's return value as task ids; each must be a direct downstream task (else it fails). */
+function branchDecision(def: DagDefinition, task: TaskDefinition, value: unknown): string[] {
+  const ids = value === null || value === undefined ? [] : Array.isArray(value) ? value : [value];
+  if (!ids.every((id): id is string => typeof id === "string")) {
+    throw new Error(`branch "${task.id}" must return a task id or a list of task ids, got ${JSON.stringify(value)}`);
+  }
+  const direct = directDownstream(def, task.id);
+  const invalid = ids.filter((id) => !direct.includes(id));
+  if (invalid.length) {
+    throw new Error(
+      `branch "${task.id}" returned ${invalid.map((id) => `"${id}"`).join(", ")}, which ${invalid.length === 1 ? "is not a direct downstream task" : "are not direct downstream tasks"} of it (direct downstream: ${direct.join(", ") || "none"})`,
+    );
+  }
+  return [...new Set(ids)];
+}
+
+/** `d.http`: fetch, bounded by the task's signal; JSON (or text) is the value. */
+async function runHttp(task: TaskDefinition, ctx: TaskContext, host: TaskHost, signal: AbortSignal): Promise<unknown> {
+  const spec = typeof task.http === "function" ? task.http(ctx) : task.http!;
+  const method = (spec.method ?? "GET").toUpperCase();
+  const headers: Record<string, string> = { ...spec.headers };
+  let body: string | undefined;
+  if (spec.body !== undefined && spec.body !== null) {
+    if (typeof spec.body === "string") body = spec.body;
+    else {
+      body = JSON.stringify(spec.body);
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
+    }
+  }
+  host.log("log", "info", `${method} ${spec.url}`);
+  const response = await fetch(spec.url, { method, headers, body, signal });
+  const text = await response.text();
+  const expected = spec.expectStatus === undefined ? null : [spec.expectStatus].flat();
+  const ok = expected ? expected.includes(response.status) : response.status >= 200 && response.status < 300;
+  host.log("log", "info", `${method} ${spec.url} → ${response.status}`);
+  if (!ok) {
+    throw new Error(`${method} ${spec.url} answered ${response.status}${expected ? ` (expected ${expected.join(" or ")})` : ""}: ${text.slice(0, 500)}`);
+  }
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }
 

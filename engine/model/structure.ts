@@ -8,10 +8,19 @@ import { parseDuration } from "../semantics/duration.js";
 import { serializeSchedule, type SerializedSchedule } from "../semantics/schedule.js";
 import { paramSpecProblems } from "../params.js";
 
+/** Airflow's operator class for each kind of task (shown as `operator` in the API). */
+const OPERATORS: Record<TaskDefinition["kind"], string> = {
+  task: "PythonOperator",
+  shell: "BashOperator",
+  branch: "BranchPythonOperator",
+  short_circuit: "ShortCircuitOperator",
+  http: "HttpOperator",
+};
+
 export interface TaskStructure {
   taskId: string;
   operator: "PythonOperator" | "BashOperator" | string;
-  kind: "task" | "shell";
+  kind: TaskDefinition["kind"];
   upstream: string[];
   downstream: string[];
   /** Upstream tasks whose return values are this task's arguments, in order. */
@@ -96,7 +105,7 @@ function taskStructure(t: TaskDefinition, dagId: string): Omit<TaskStructure, "d
   return {
     taskId: t.id,
     kind: t.kind,
-    operator: t.kind === "shell" ? "BashOperator" : "PythonOperator",
+    operator: OPERATORS[t.kind],
     upstream: [...t.upstream].sort(),
     inputs: t.inputs,
     triggerRule: rule,

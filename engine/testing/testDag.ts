@@ -48,7 +48,15 @@ export async function testDag(def: DagDefinition, options: TestDagOptions = {}):
   const runId = `test__${logicalDate.toISOString()}`;
   const console_ = globalThis.console;
 
+  // Tasks a branch or short-circuit chose to skip.
+  const skippedByDecision = new Set<string>();
   for (const task of structure.tasks) {
+    if (skippedByDecision.has(task.taskId)) {
+      const skipped: TestTaskResult = { state: "skipped", xcom: {}, logs: [], durationMs: 0 };
+      results.set(task.taskId, skipped);
+      options.onTaskEnd?.(task.taskId, skipped);
+      continue;
+    }
     // Topological order: every upstream has a result when its downstream is reached.
     const upstreamStates = task.upstream.map((u) => (results.get(u)?.state ?? null) as TiState);
     const decision = evaluateTriggerRule(task.triggerRule, countUpstreams(upstreamStates));
@@ -109,6 +117,7 @@ export async function testDag(def: DagDefinition, options: TestDagOptions = {}):
       logs,
       durationMs: performance.now() - started,
     };
+    if (attempt.outcome === "success") for (const id of attempt.skipDownstream ?? []) skippedByDecision.add(id);
     results.set(task.taskId, result);
     options.onTaskEnd?.(task.taskId, result);
   }

@@ -40,4 +40,28 @@ describe("updraft/testing", () => {
     expect(result.tasks.failer!.error).toBe("bad input");
     expect(result.state).toBe("failed");
   });
+  it("branches and short-circuits as the engine does (typed branch inputs, skipped paths)", async () => {
+    const def = dag({ id: "decisions" }, (d) => {
+      const n = d.task("n", () => 2);
+      const pick = d.branch("pick", [n], (ctx, value) => (value % 2 === 0 ? "even" : "odd"));
+      const even = d.task("even", () => "E");
+      const odd = d.task("odd", () => "O");
+      pick.before(even, odd);
+      d.task("join", () => 1, { triggerRule: "none_failed_min_one_success" }).after(even, odd);
+      const gate = d.shortCircuit("gate", [n], (ctx, value) => value > 5);
+      const gated = d.task("gated", () => 1, { triggerRule: "all_done" });
+      gate.before(gated);
+    });
+    const result = await testDag(def);
+    expect(Object.fromEntries(Object.entries(result.tasks).map(([id, t]) => [id, t.state]))).toEqual({
+      n: "success",
+      pick: "success",
+      even: "success",
+      odd: "skipped",
+      join: "success",
+      gate: "success",
+      gated: "skipped",
+    });
+    expect(result.tasks.pick!.value).toEqual(["even"]);
+  });
 });

@@ -10,6 +10,7 @@ import { sql, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { notify } from "../db.js";
 import { countFinishedTis } from "../runs/countFinishedTis.js";
+import { heldByPast } from "../runs/dependsOnPast.js";
 import type { Database } from "../schema.js";
 import { getVersion, type LoadedVersion } from "../versions.js";
 import { settleDownstream } from "./settleDownstream.js";
@@ -26,6 +27,8 @@ export interface ClearSelection {
   taskIds?: string[] | null;
   /** Only TIs in failed or upstream_failed. */
   onlyFailed: boolean;
+  /** Only running TIs (Airflow's only_running). */
+  onlyRunning?: boolean;
   includeUpstream: boolean;
   includeDownstream: boolean;
 }
@@ -72,6 +75,7 @@ export async function tisToClear(tx: Transaction<Database>, sel: ClearSelection)
     let q = tx.selectFrom("task_instances").select(["id", "run_pk", "task_id", "state"]).where("run_pk", "=", run.id).where("task_id", "in", [...tasks]);
     // Waiting TIs need no reset; with only_failed, only failed ones are chosen.
     q = sel.onlyFailed ? q.where("state", "in", ["failed", "upstream_failed"]) : q.where("state", "is not", null);
+    if (sel.onlyRunning) q = q.where("state", "=", "running");
     targets.push(...(await q.orderBy("task_id").orderBy("map_index").execute()));
   }
   return targets;
@@ -91,6 +95,8 @@ async function clearInRun(tx: Transaction<Database>, runPk: number, tis: ClearTa
   const run = await tx.selectFrom("dag_runs").select(["dag_id", "dag_version_id"]).where("id", "=", runPk).executeTakeFirstOrThrow();
   const version = await getVersion(tx, run.dag_version_id);
   const ids = tis.map((t) => t.id);
+  // Lock order as the finishing paths: TIs (by id), then their downstream, then the run row last.
+  await tx.selectFrom("task_instances").select("id").where("id", "in", ids).orderBy("id").forUpdate().execute();
   // A cleared TI may run retries + 1 more tries, as in Airflow (max_tries = try_number + retries).
   const retries = sql`case task_id ${sql.join(
     version.structure.tasks.map((t) => sql`when ${t.taskId} then ${t.retries}`),
@@ -134,8 +140,8 @@ async function clearInRun(tx: Transaction<Database>, runPk: number, tis: ClearTa
     .returning(["id", "task_id"])
     .execute();
   if (reset.length) await tx.deleteFrom("xcom").where("ti_id", "in", reset.map((r) => r.id)).execute();
-  await reviveRun(tx, runPk);
   await evaluateWaiting(tx, runPk, version, reset.map((r) => r.task_id));
+  await reviveRun(tx, runPk);
   await recountRun(tx, runPk, version);
   const touched = new Set([...restarting.map((r) => r.id), ...reset.map((r) => r.id)]);
   return tis.filter((t) => touched.has(t.id));
@@ -175,14 +181,18 @@ export async function evaluateWaiting(tx: Transaction<Database>, runPk: number, 
   }
   const queues = new Set<string>();
   const settledTasks: string[] = [];
-  for (const w of waiting) {
+  const decisions = waiting.map((w) => {
     const task = version.tasks.get(w.task_id);
-    if (!task) continue;
-    const decision = evaluateTriggerRule(task.triggerRule, countUpstreams(task.upstream.flatMap((u) => states.get(u) ?? [null])));
-    if (decision === "ready") {
+    return task ? evaluateTriggerRule(task.triggerRule, countUpstreams(task.upstream.flatMap((u) => states.get(u) ?? [null]))) : "wait";
+  });
+  // depends_on_past holds a ready TI until the previous run's TI of its task succeeded or skipped.
+  const held = await heldByPast(tx, version.dagId, runPk, version, waiting.filter((_, i) => decisions[i] === "ready").map((w) => w.task_id));
+  for (const [i, w] of waiting.entries()) {
+    const decision = decisions[i];
+    if (decision === "ready" && !held.has(w.task_id)) {
       await tx.updateTable("task_instances").set({ state: "queued", queued_when: sql`now()`, updated_at: sql`now()` }).where("id", "=", w.id).where("state", "is", null).execute();
       queues.add(w.queue);
-    } else if (decision !== "wait") {
+    } else if (decision === "skipped" || decision === "upstream_failed") {
       await tx
         .updateTable("task_instances")
         .set({ state: decision, start_date: sql`now()`, end_date: sql`now()`, duration: 0, updated_at: sql`now()` })

@@ -52,6 +52,11 @@ export interface FinishInput {
    * downstream TIs as well (see above); checked against the row, and ignored if it differs.
    */
   known?: { taskId: string; versionId: string };
+  /**
+   * A branch's or short-circuit's decision (with a success): these downstream tasks' waiting TIs
+   * are skipped in this transaction, before the downstream is settled.
+   */
+  skipDownstream?: string[];
 }
 
 export interface FinishResult {
@@ -90,7 +95,8 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
   // (unless depends_on_past has it release the next run's TI).
   const own = hinted?.tasks.get(input.known!.taskId);
   const leaf = own !== undefined && own.downstream.length === 0 && !own.dependsOnPast;
-  const fastDownstream = leaf ? [] : hinted && input.outcome === "success" ? readyOnSuccess(hinted, input.known!.taskId) : null;
+  const skips = input.outcome === "success" && input.skipDownstream?.length ? input.skipDownstream : null;
+  const fastDownstream = skips ? null : leaf ? [] : hinted && input.outcome === "success" ? readyOnSuccess(hinted, input.known!.taskId) : null;
   return db.transaction().execute(async (tx) => {
     const target = input.outcome === "failed_no_retry" ? "failed" : input.outcome;
     const xcom = input.xcom && Object.keys(input.xcom).length ? JSON.stringify(input.xcom) : null;
@@ -189,7 +195,8 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     // General path. With the worker's hint, this statement also locks the downstream TIs (in id
     // order, as settleDownstream would) unless the attempt goes up for retry.
     const downstream = (hinted && hinted.tasks.get(input.known!.taskId)?.downstream) || [];
-    const lock = downstream.length > 0;
+    // Skipping rewrites some of the downstream rows first: settleDownstream then locks them itself.
+    const lock = downstream.length > 0 && !skips;
     const ti = (
       await sql<Row & { candidates?: Candidate[] }>`
       with ${finish}${
@@ -224,13 +231,30 @@ async function settle(
     return { accepted: true, state: ti.state, runState: "running", claimed: [] };
   }
   const version = hinted && hinted.id === ti.dag_version_id ? hinted : await getVersion(tx, ti.dag_version_id);
-  const settled = await settleDownstream(tx, ti.run_pk, version, [ti.task_id], input.claim, {
+  // A branch / short-circuit decision: its skipped TIs are finished here, and settled with it.
+  const skipped = ti.state === "success" && input.skipDownstream?.length ? await skipTasks(tx, ti.run_pk, input.skipDownstream) : [];
+  const known = new Map<string, TiState[]>(skipped.map((id) => [id, ["skipped"]]));
+  // An unmapped TI is its task's only TI in the run, and this transaction holds its row.
+  if (ti.map_index === -1) known.set(ti.task_id, [ti.state as TiState]);
+  const settled = await settleDownstream(tx, ti.run_pk, version, [ti.task_id, ...skipped], input.claim, {
     lockedCandidates,
-    // An unmapped TI is its task's only TI in the run, and this transaction holds its row.
-    knownStates: ti.map_index === -1 ? new Map([[ti.task_id, [ti.state as TiState]]]) : undefined,
-    countFinished: 1,
+    knownStates: known.size ? known : undefined,
+    countFinished: 1 + skipped.length,
   });
   for (const queue of settled.queued) await notify(CHANNELS.tiQueued, queue).execute(tx);
-  const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + settled.finished, settled.run);
+  const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + skipped.length + settled.finished, settled.run);
   return { accepted: true, state: ti.state, runState, claimed: settled.claimed };
+}
+
+/** Skips the waiting TIs of these tasks; returns the task ids it skipped. */
+async function skipTasks(tx: Transaction<Database>, runPk: number, taskIds: string[]): Promise<string[]> {
+  const rows = await tx
+    .updateTable("task_instances")
+    .set({ state: "skipped", start_date: sql`now()`, end_date: sql`now()`, duration: 0, updated_at: sql`now()` })
+    .where("run_pk", "=", runPk)
+    .where("task_id", "in", taskIds)
+    .where("state", "is", null)
+    .returning("task_id")
+    .execute();
+  return [...new Set(rows.map((r) => r.task_id))];
 }

@@ -3,6 +3,7 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
+import { releaseRestartedTask } from "./clearTaskInstances.js";
 import { finishTask } from "./finishTask.js";
 import { retryDelayMs } from "../../semantics/retry.js";
 
@@ -28,6 +29,17 @@ export async function reapLostTasks(db: Kysely<Database>, heartbeatTimeoutMs: nu
       logs: [{ ts: Date.now(), stream: "log", level: "error", line: `[updraft] ${reason}` }],
     });
     if (result.accepted) reaped++;
+  }
+  // Cleared while running, and the worker never let go (it is gone): released the same way.
+  const abandoned = await db
+    .selectFrom("task_instances")
+    .select(["id", "try_number", "worker_id"])
+    .where("state", "=", "restarting")
+    .where("heartbeat_at", "<", sql<Date>`now() - make_interval(secs => ${heartbeatTimeoutMs / 1000})`)
+    .limit(500)
+    .execute();
+  for (const ti of abandoned) {
+    if (await db.transaction().execute((tx) => releaseRestartedTask(tx, { tiId: ti.id, tryNumber: ti.try_number, workerId: ti.worker_id }))) reaped++;
   }
   return reaped;
 }

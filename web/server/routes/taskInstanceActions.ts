@@ -7,7 +7,7 @@ import express from "express";
 import { z } from "zod";
 import { NotFoundError } from "../../../engine/errors.js";
 import type { Store } from "../../../engine/store/db.js";
-import { clearTaskInstances, tisToClear, type ClearSelection } from "../../../engine/store/tasks/clearTaskInstances.js";
+import { clearTaskInstances, expandTasks, tisToClear, type ClearSelection } from "../../../engine/store/tasks/clearTaskInstances.js";
 import { markTaskInstance } from "../../../engine/store/tasks/markTaskInstance.js";
 import { getVersion } from "../../../engine/store/versions.js";
 import { dagVersionResponse, iso, taskInstanceResponse } from "../serializers.js";
@@ -15,6 +15,9 @@ import { awareDatetime, parse, pathParams, queryInt, queryList } from "../valida
 import { assertDagExists } from "./dags.js";
 import { getRun } from "./dagRuns.js";
 import { getTaskInstance, selectTaskInstances, tiNotFound } from "./taskInstances.js";
+
+// Past and future runs are not cleared or marked yet: refused rather than silently ignored.
+const notYet = (field: string) => z.boolean().optional().default(false).refine((v) => !v, `${field} is not supported yet: only the chosen runs are changed`);
 
 const ClearTaskInstancesBody = z.strictObject({
   dry_run: z.boolean().optional().default(true),
@@ -28,8 +31,8 @@ const ClearTaskInstancesBody = z.strictObject({
   dag_run_id: z.string().nullable().optional(),
   include_upstream: z.boolean().optional().default(false),
   include_downstream: z.boolean().optional().default(false),
-  include_future: z.boolean().optional().default(false),
-  include_past: z.boolean().optional().default(false),
+  include_future: notYet("include_future"),
+  include_past: notYet("include_past"),
   run_on_latest_version: z.boolean().optional().default(false),
 });
 
@@ -39,8 +42,8 @@ const PatchTaskInstanceBody = z.strictObject({
   note: z.string().max(1000).nullable().optional(),
   include_upstream: z.boolean().optional().default(false),
   include_downstream: z.boolean().optional().default(false),
-  include_future: z.boolean().optional().default(false),
-  include_past: z.boolean().optional().default(false),
+  include_future: notYet("include_future"),
+  include_past: notYet("include_past"),
 });
 const PatchQuery = z.object({ update_mask: queryList(z.string()).optional(), map_index: queryInt().optional() });
 const TriesQuery = z.object({ map_index: queryInt().optional() });
@@ -112,11 +115,11 @@ export function taskInstanceActionsRouter(store: Store): express.Router {
       endDate: body.end_date,
       taskIds,
       onlyFailed: body.only_failed,
+      onlyRunning: body.only_running,
       includeUpstream: body.include_upstream,
       includeDownstream: body.include_downstream,
     };
-    let targets = await store.db.transaction().execute((tx) => (body.dry_run ? tisToClear(tx, selection) : clearTaskInstances(tx, selection)));
-    if (body.only_running) targets = targets.filter((t) => t.state === "running");
+    const targets = await store.db.transaction().execute((tx) => (body.dry_run ? tisToClear(tx, selection) : clearTaskInstances(tx, selection)));
     const rows = targets.length
       ? await selectTaskInstances(store.db)
           .where(
@@ -141,10 +144,24 @@ export function taskInstanceActionsRouter(store: Store): express.Router {
     const mask = q.update_mask;
     const newState = !mask || mask.includes("new_state") ? body.new_state : undefined;
     const note = (!mask || mask.includes("note")) && "note" in (req.body ?? {}) ? body.note : undefined;
-    const id = await store.db.transaction().execute((tx) => markTaskInstance(tx, { runPk: run.id, taskId, mapIndex, newState, note }));
-    if (!id) throw tiNotFound(dagId, runId, taskId);
-    const row = await getTaskInstance(store.db, dagId, runId, taskId, mapIndex);
-    res.json({ task_instances: [taskInstanceResponse(row)], total_entries: 1 });
+    // include_upstream / include_downstream: those TIs get the same new state (not the note).
+    const version = await getVersion(store.db, run.dag_version_id);
+    const others =
+      newState && (body.include_upstream || body.include_downstream)
+        ? version.structure.tasks.map((t) => t.taskId).filter((id) => id !== taskId && expandTasks(version, [taskId], body.include_upstream, body.include_downstream).has(id))
+        : [];
+    const ids = await store.db.transaction().execute(async (tx) => {
+      const id = await markTaskInstance(tx, { runPk: run.id, taskId, mapIndex, newState, note });
+      if (!id) throw tiNotFound(dagId, runId, taskId);
+      const marked = [id];
+      for (const other of others) {
+        const otherId = await markTaskInstance(tx, { runPk: run.id, taskId: other, mapIndex: -1, newState });
+        if (otherId) marked.push(otherId);
+      }
+      return marked;
+    });
+    const rows = await selectTaskInstances(store.db).where("ti.id", "in", ids).orderBy("ti.task_id").orderBy("ti.map_index").execute();
+    res.json({ task_instances: rows.map(taskInstanceResponse), total_entries: rows.length });
   };
   router.patch(base, (req, res) => patch(req, res));
   router.patch(`${base}/:map_index`, (req, res) => patch(req, res, parse(MapIndexPath, req.params, "path").map_index));
