@@ -11,6 +11,7 @@ import { claimTasks, type ClaimedTask } from "../engine/store/tasks/claimTasks.j
 import { releaseRestartedTask } from "../engine/store/tasks/clearTaskInstances.js";
 import { finishTask } from "../engine/store/tasks/finishTask.js";
 import { withDbRetry } from "../engine/store/sqlstate.js";
+import { handBackTask } from "../engine/store/tasks/handBackTask.js";
 import { heartbeatTasks } from "../engine/store/tasks/heartbeatTasks.js";
 import { appendLogs, type LogLine } from "../engine/store/logs/appendLogs.js";
 import { getBundle, getVersion } from "../engine/store/versions.js";
@@ -53,6 +54,8 @@ export class Worker {
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>) | null = null;
   private idleWaiters: (() => void)[] = [];
+  /** TIs given back to the queue by stop(): their attempts' reports are dropped. */
+  private readonly handedBack = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -182,6 +185,8 @@ export class Worker {
         pullXcom: (taskId, key) => pullXcom(db, task.runPk, taskId, key),
       });
     }
+    // Handed back at shutdown: the queue has it again; this attempt reports nothing.
+    if (this.handedBack.has(task.tiId)) return [];
     const { result } = outcome;
     if (result.outcome === "failed" || result.outcome === "failed_no_retry") {
       entry.logs.push({ ts: Date.now(), stream: "log", level: "error", line: `[updraft] task failed: ${result.error}` });
@@ -248,6 +253,14 @@ export class Worker {
     await this.unlisten?.();
     if (this.running.size) {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    }
+    // What did not finish in time goes back to the queue, its try not consumed, before its
+    // runner is killed; its report, if it still comes, is dropped.
+    for (const entry of this.running.values()) {
+      this.handedBack.add(entry.task.tiId);
+      await handBackTask(this.store.db, { tiId: entry.task.tiId, tryNumber: entry.task.tryNumber, workerId: this.workerId }).catch((err) =>
+        this.options.logger.warn({ err, ti: entry.task.tiId }, "handing a task back failed; the reaper will retry it"),
+      );
     }
     await this.pool.close();
     await unregisterWorker(this.store.db, this.workerId).catch(() => {});
