@@ -14,7 +14,7 @@
 // locking. Lock order is the same on both paths: the TI, its downstream TIs by id, the run.
 import { sql, type Kysely, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
-import { notify } from "../db.js";
+import { notify, PREPARED } from "../db.js";
 import { countFinishedTis, type RunCount } from "../runs/countFinishedTis.js";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
@@ -145,7 +145,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       // NOTIFYs for queued TIs run (delivered at commit, like the general path's).
       const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
       const rows = (
-        await sql<Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null } & Partial<ClaimedTask>>`
+        await sql<Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null } & Partial<ClaimedTask>>`${PREPARED}
       with ${finish}, ok as (
         select run_pk from t
          where t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
