@@ -34,12 +34,15 @@ export type RunState = (typeof RUN_STATES)[number];
 const TRANSITIONS: Record<string, readonly (TiState)[]> = {
   // none → running: the zero-round-trip hand-off (DESIGN §3) — the worker that finished an upstream
   // claims the downstream it just made ready in the same transaction, without a queued stop.
-  none: ["scheduled", "queued", "running", "skipped", "upstream_failed", "removed"],
-  scheduled: ["queued", "skipped", "upstream_failed", "removed", null],
-  queued: ["running", "scheduled", "removed", null, "success", "failed"],
-  running: ["success", "failed", "up_for_retry", "up_for_reschedule", "skipped", "restarting", null],
-  up_for_retry: ["queued", "scheduled", "failed", null, "success"],
-  up_for_reschedule: ["queued", "scheduled", "failed", null, "success"],
+  // → success / → skipped from waiting states: marking a run success or failed (Airflow's
+  // set_dag_run_state_to_success/failed), engine/store/runs/setRunState.ts.
+  none: ["scheduled", "queued", "running", "skipped", "upstream_failed", "removed", "success"],
+  scheduled: ["queued", "skipped", "upstream_failed", "removed", null, "success"],
+  queued: ["running", "scheduled", "removed", null, "success", "failed", "skipped"],
+  // running → queued: a stopping worker hands back what it could not finish (handBackTask).
+  running: ["success", "failed", "up_for_retry", "up_for_reschedule", "skipped", "restarting", null, "queued"],
+  up_for_retry: ["queued", "scheduled", "failed", null, "success", "skipped"],
+  up_for_reschedule: ["queued", "scheduled", "failed", null, "success", "skipped"],
   restarting: ["up_for_retry", "failed", null],
   success: [null, "failed"],
   failed: [null, "success"],

@@ -1,9 +1,6 @@
 // PATCH …/dagRuns/{id} with a state: Airflow's set_dag_run_state_to_success/failed/queued.
-// - success: TIs that started (queued, running, up_for_retry, up_for_reschedule) are marked
-//   success; TIs still waiting (none, scheduled) never ran and are marked skipped, since
-//   none → success is not a transition Updraft's state machine allows (Airflow marks them success).
-// - failed: TIs that started fail; TIs still waiting are skipped (as Airflow does). Airflow skips
-//   queued and up_for_retry TIs too; here they fail, as queued → skipped is not a legal transition.
+// - success: every unfinished TI is marked success, as Airflow does.
+// - failed: running TIs fail; every other unfinished TI is skipped, as Airflow does.
 // - queued: the run is cleared and re-queued (Airflow's "set to queued").
 // A worker still running a marked TI loses its lease: its late result is dropped (fenced write).
 import { sql, type Transaction } from "kysely";
@@ -30,11 +27,11 @@ export async function setRunState(tx: Transaction<Database>, runPk: number, stat
       .returning("task_id")
       .execute();
   // Only transitions the TI state machine allows (engine/semantics/states.ts).
-  const started = ["queued", "running", "up_for_retry", "up_for_reschedule"];
-  const finished = [
-    ...(state === "success" ? await mark(started, "success") : await mark([...started, "restarting"], "failed")),
-    ...(await mark(["none", "scheduled"], "skipped")),
-  ];
+  const waiting = ["none", "scheduled", "queued", "up_for_retry", "up_for_reschedule"];
+  const finished =
+    state === "success"
+      ? await mark([...waiting, "running", "restarting"], "success")
+      : [...(await mark(["running", "restarting"], "failed")), ...(await mark(waiting, "skipped"))];
   await tx
     .updateTable("dag_runs")
     .set({ state, end_date: sql`now()`, start_date: sql`coalesce(start_date, now())`, unfinished_tis: 0, updated_at: sql`now()` })
