@@ -3,6 +3,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { ConflictError, NotFoundError, ValidationError } from "../../errors.js";
 import type { Database, DagRunRow } from "../schema.js";
+import { withDbRetry } from "../sqlstate.js";
 import { startQueuedRuns } from "./startQueuedRuns.js";
 import { confProblems } from "../../params.js";
 import { getVersion } from "../versions.js";
@@ -34,7 +35,9 @@ export function generateRunId(runType: string, date: Date): string {
 }
 
 export async function createRun(db: Kysely<Database>, input: CreateRunInput): Promise<DagRunRow> {
-  return db.transaction().execute((tx) => createRunInTx(tx, input));
+  // A deadlock with a concurrent finisher or backfill (both lock the DAG's row) is retried, not
+  // answered with a 500: the whole transaction is safe to run again.
+  return withDbRetry(() => db.transaction().execute((tx) => createRunInTx(tx, input)));
 }
 
 export async function createRunInTx(tx: Transaction<Database>, input: CreateRunInput): Promise<DagRunRow> {
