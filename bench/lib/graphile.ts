@@ -2,6 +2,7 @@
 // its library API, in a fresh database of its own on the same PostgreSQL server. Quiet logger
 // (warnings and errors only), so that per-job log lines cost it nothing we do not pay either.
 import { Logger, run, type Runner, type TaskList } from "graphile-worker";
+import pg from "pg";
 
 const quietLogger = new Logger((scope) => (level, message) => {
   if (level === "error" || level === "warning") process.stderr.write(`graphile-worker ${level} ${JSON.stringify(scope)}: ${message}\n`);
@@ -18,12 +19,22 @@ export interface GraphileOptions {
 
 /** Starts a runner (installing graphile-worker's schema) that handles `taskList`; stop it with `runner.stop()`. */
 export async function startGraphile(options: GraphileOptions): Promise<Runner> {
-  return run({
-    connectionString: options.connectionString,
+  // Our own pool, with an error listener: the bench drops the peer's database WITH (FORCE) at the
+  // end, and a pool without a listener would crash the process on the terminated connections.
+  const pgPool = new pg.Pool({ connectionString: options.connectionString, max: 10 });
+  pgPool.on("error", () => {});
+  const runner = await run({
+    pgPool,
     concurrency: options.concurrency ?? 1,
     pollInterval: options.pollIntervalMs ?? 100,
     noHandleSignals: true,
     logger: quietLogger,
     taskList: options.taskList,
   });
+  const stop = runner.stop.bind(runner);
+  runner.stop = async () => {
+    await stop();
+    await pgPool.end();
+  };
+  return runner;
 }
