@@ -168,18 +168,7 @@ export function dag<P extends Record<string, ParamSpec>>(spec: DagSpec<P>, build
       return add({ id, kind: "http", inputs: [], http: request, options });
     },
     task(id: string, a: unknown, b?: unknown, c?: unknown): Task<never> {
-      const inputs = Array.isArray(a) ? (a as Task<unknown>[]) : [];
-      const fn = (Array.isArray(a) ? b : a) as TaskDefinition["fn"];
-      const options = ((Array.isArray(a) ? c : b) ?? {}) as TaskOptions;
-      if (typeof fn !== "function") {
-        definition.problems.push({ message: `task "${id}" needs a function`, at: new Error() });
-      }
-      for (const input of inputs) {
-        if (!(input instanceof Task) || !definition.tasks.has(input.id)) {
-          definition.problems.push({ message: `task "${id}" takes an input that is not a task of DAG "${spec.id}"`, at: new Error() });
-        }
-      }
-      return add({ id, kind: "task", inputs: inputs.map((t) => t.id), fn, options });
+      return withInputs("task", id, a, b, c);
     },
     shell(id, command, options = {}) {
       const { env, cwd, ...rest } = options;

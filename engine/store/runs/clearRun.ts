@@ -1,6 +1,7 @@
 // Clearing a DAG run (Airflow's "clear"): its TIs go back to none, the run back to queued, and it
 // restarts on the same TI rows (startQueuedRuns), so their try history is kept and the next try
 // numbers follow on. Used by POST …/dagRuns/{id}/clear and by backfills that reprocess a date.
+import { clearedTiColumns } from "../tasks/clearedTiColumns.js";
 import { sql, type Transaction } from "kysely";
 import { NotFoundError } from "../../errors.js";
 import type { Database } from "../schema.js";
@@ -45,22 +46,7 @@ export async function clearRun(tx: Transaction<Database>, runPk: number, options
     )} else 0 end`;
     await tx
       .updateTable("task_instances")
-      .set({
-        state: null,
-        max_tries: sql`try_number + ${retries}`,
-        dag_version_id: versionId,
-        worker_id: null,
-        hostname: null,
-        pid: null,
-        scheduled_when: null,
-        queued_when: null,
-        start_date: null,
-        end_date: null,
-        duration: null,
-        heartbeat_at: null,
-        next_retry_at: null,
-        updated_at: sql`now()`,
-      })
+      .set({ ...clearedTiColumns(retries), dag_version_id: versionId })
       .where("id", "in", ids)
       .execute();
     await tx.deleteFrom("xcom").where("ti_id", "in", ids).execute();

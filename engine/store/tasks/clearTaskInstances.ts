@@ -6,6 +6,7 @@
 // A running TI is set `restarting`: its worker's next heartbeat no longer finds it and kills it,
 // its late finish is fenced off (finishTask wants `running`), and releaseRestartedTask — called by
 // that worker, or by the reaper when the worker is gone — puts it back to none.
+import { clearedTiColumns } from "./clearedTiColumns.js";
 import { sql, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { notify } from "../db.js";
@@ -120,21 +121,7 @@ async function clearInRun(tx: Transaction<Database>, runPk: number, tis: ClearTa
   }
   const reset = await tx
     .updateTable("task_instances")
-    .set({
-      state: null,
-      max_tries: sql`try_number + ${retries}`,
-      worker_id: null,
-      hostname: null,
-      pid: null,
-      scheduled_when: null,
-      queued_when: null,
-      start_date: null,
-      end_date: null,
-      duration: null,
-      heartbeat_at: null,
-      next_retry_at: null,
-      updated_at: sql`now()`,
-    })
+    .set(clearedTiColumns(retries))
     .where("id", "in", ids)
     .where((eb) => eb.or([eb("state", "is", null), eb("state", "not in", ["running", "restarting"])]))
     .returning(["id", "task_id"])
