@@ -119,6 +119,13 @@ describe.skipIf(!RUN_E2E)("web UI (Chromium)", () => {
     await page.locator('h1 [data-state="success"]').waitFor({ timeout: 20_000 });
     const ti = await h.db.store.db.selectFrom("task_instances").select(["state", "try_number"]).where("run_id", "=", runId).where("task_id", "=", "flaky").executeTakeFirstOrThrow();
     expect(ti).toEqual({ state: "success", try_number: 2 });
+    // The Gantt draws one bar per try: the failed first try and the successful second one.
+    await page.goto(`${h.url}/dags/e2e_flaky/gantt?run=${encodeURIComponent(runId)}`);
+    const flakyBars = page.locator('[data-testid=gantt-row][data-task="flaky"] [data-testid=gantt-try]');
+    await expect.poll(() => flakyBars.count(), { timeout: 10_000 }).toBe(2);
+    expect(await flakyBars.first().getAttribute("class")).toContain("failed");
+    expect(await flakyBars.last().getAttribute("class")).toContain("success");
+    await screenshot(page, "08b-gantt-tries");
     await context.close();
   });
 

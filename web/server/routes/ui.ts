@@ -189,6 +189,25 @@ export function uiRouter(store: Store): express.Router {
     res.json({ reason: await waitingReason(store.db, dagId, run, ti) });
   });
 
+  // Every finished try of a run's TIs, for the Gantt's bars per try (the REST API has them per TI only).
+  router.get("/tries/:dag_id/:dag_run_id", async (req, res) => {
+    const { dag_id: dagId, dag_run_id: runId } = pathParams(req.params, "dag_id", "dag_run_id");
+    const run = await getRun(store.db, dagId, runId);
+    const rows = await store.db
+      .selectFrom("task_instance_tries as h")
+      .innerJoin("task_instances as ti", "ti.id", "h.ti_id")
+      .select(["ti.task_id", "ti.map_index", "h.try_number", "h.state", "h.start_date", "h.end_date", "h.duration"])
+      .where("ti.run_pk", "=", run.id)
+      .orderBy("ti.task_id")
+      .orderBy("ti.map_index")
+      .orderBy("h.try_number")
+      .limit(10_000)
+      .execute();
+    res.json({
+      tries: rows.map((r) => ({ task_id: r.task_id, map_index: r.map_index, try_number: r.try_number, state: r.state, start_date: iso(r.start_date), end_date: iso(r.end_date), duration: r.duration })),
+    });
+  });
+
   router.get("/workers", async (_req, res) => {
     const rows = await store.db.selectFrom("workers").selectAll().orderBy("worker_id").execute();
     const busy = await store.db
