@@ -13,8 +13,15 @@ import { openBenchDatabases } from "./lib/databases.js";
 import { renderTable } from "./lib/table.js";
 import type { BenchContext, Row, Scenario } from "./lib/types.js";
 import { chain } from "./scenarios/chain.js";
+import { api } from "./scenarios/api.js";
+import { live } from "./scenarios/live.js";
+import { memory } from "./scenarios/memory.js";
+import { grid } from "./scenarios/grid.js";
+import { throughput } from "./scenarios/throughput.js";
+import { scaling } from "./scenarios/scaling.js";
+import { parse } from "./scenarios/parse.js";
 
-const SCENARIOS: Scenario[] = [chain];
+const SCENARIOS: Scenario[] = [chain, throughput, scaling, parse, api, grid, live, memory];
 
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
 
@@ -47,13 +54,26 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const raw: Record<string, unknown> = {};
   const errors: string[] = [];
+  const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
+  const machine = (loadStart: number[]) =>
+    `${os.cpus().length} cores (${cpu}), ${os.platform()} ${os.arch()}, Node ${process.version}, ` +
+    `PostgreSQL ${databases.postgres?.version ?? "not available"}, PGlite in memory; ` +
+    `load average at start ${loadStart.map((l) => l.toFixed(2)).join(" ")}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} — ${new Date().toISOString()}`;
+  fs.mkdirSync(RESULTS, { recursive: true });
   for (const scenario of selected) {
     log(`${scenario.name}: ${scenario.title}${quick ? " (quick)" : ""}`);
+    const scenarioLoad = os.loadavg();
     try {
       const result = await scenario.run(ctx);
       rows.push(...result.rows);
       notes.push(...result.notes.map((n) => `- ${n}`));
       raw[scenario.name] = result.raw ?? null;
+      // The full form also keeps each scenario's latest figures in a file of its own, so that
+      // running one scenario never drops another's figures (README links these files).
+      if (!quick) {
+        const section = `## ${scenario.name}: ${scenario.title}\n\n${machine(scenarioLoad)}\n\n${renderTable(result.rows)}\n\n${result.notes.map((n) => `- ${n}`).join("\n")}\n`;
+        fs.writeFileSync(path.join(RESULTS, `${scenario.name}.md`), section);
+      }
     } catch (err) {
       const message = (err as Error).stack ?? String(err);
       errors.push(`${scenario.name}: ${message}`);
@@ -62,19 +82,13 @@ async function main(): Promise<number> {
     }
   }
 
-  const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
-  const header = [
-    `## Updraft benchmarks${quick ? " (quick form)" : ""}`,
-    "",
-    `${os.cpus().length} cores (${cpu}), ${os.platform()} ${os.arch()}, Node ${process.version}, ` +
-      `PostgreSQL ${databases.postgres?.version ?? "not available"}, PGlite in memory; ` +
-      `load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(" ")}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} — ${new Date().toISOString()}`,
-  ].join("\n");
+  const header = [`## Updraft benchmarks${quick ? " (quick form)" : ""}`, "", machine(loadAtStart)].join("\n");
   const markdown = `${header}\n\n${renderTable(rows)}\n\n${notes.join("\n")}\n`;
   console.log(markdown);
 
-  fs.mkdirSync(RESULTS, { recursive: true });
-  const base = quick ? "latest-quick" : "latest";
+  // latest.md: the whole table of the last full run of every scenario; a run of some scenarios
+  // writes only their own files (above) and latest-partial.md.
+  const base = quick ? "latest-quick" : selected.length === SCENARIOS.length ? "latest" : "latest-partial";
   fs.writeFileSync(path.join(RESULTS, `${base}.md`), markdown);
   fs.writeFileSync(
     path.join(RESULTS, `${base}.json`),

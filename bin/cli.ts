@@ -43,6 +43,24 @@ db.command("migrate")
   .description("apply pending migrations")
   .action(async () => (await import("./commands/db.js")).migrateCommand(config()));
 
+const users = program.command("users").description("accounts that log in to the API and UI");
+users
+  .command("create <username>")
+  .description("create a user; without --password a random one is generated and printed once")
+  .addOption(new Option("--role <role>", "what the user may do").choices(["viewer", "operator", "admin"]).makeOptionMandatory())
+  .option("--password <password>", "the password (visible in the process list: prefer --password-stdin)")
+  .option("--password-stdin", "read the password from standard input")
+  .action(async (username: string, opts: { role: string; password?: string; passwordStdin?: boolean }) => (await import("./commands/users.js")).usersCreateCommand(config(), username, opts));
+users
+  .command("list")
+  .description("list users and their roles")
+  .option("--output <format>", "table or json", "table")
+  .action(async (opts: { output: string }) => (await import("./commands/users.js")).usersListCommand(config(), opts.output === "json"));
+users
+  .command("delete <username>")
+  .description("delete a user")
+  .action(async (username: string) => (await import("./commands/users.js")).usersDeleteCommand(config(), username));
+
 const dags = program.command("dags").description("DAG commands");
 dags
   .command("list")

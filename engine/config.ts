@@ -35,6 +35,18 @@ export const configSchema = z.object({
   dagImportTimeoutMs: positiveInt(30_000),
   /** UPDRAFT_KILL_GRACE_MS: after a timeout aborts `ctx.signal`, how long before the runner is killed. */
   killGraceMs: positiveInt(2_000),
+  /** UPDRAFT_DB_QUERY_TIMEOUT_MS: a statement without a reply this long fails and its connection is dropped (detects half-open connections; keep it below the heartbeat timeout). */
+  dbQueryTimeoutMs: positiveInt(15_000),
+  /** UPDRAFT_DB_CONNECT_TIMEOUT_MS: limit on opening a PostgreSQL connection (and on a LISTEN ping). */
+  dbConnectTimeoutMs: positiveInt(5_000),
+  /** UPDRAFT_LOGIN_RATE_LIMIT: login attempts (POST /auth/token) per client address per minute. */
+  loginRateLimit: positiveInt(20),
+  /** UPDRAFT_CORS_ORIGINS: comma-separated origins allowed to call the API from a browser; empty: no CORS. */
+  corsOrigins: z.string().default(""),
+  /** UPDRAFT_METRICS_TOKEN: a static bearer token Prometheus may scrape /metrics with (API tokens work too). */
+  metricsToken: z.string().min(16).optional(),
+  /** UPDRAFT_LOG_FORMAT: `json` (one JSON object per line, for collectors) or `pretty` (for people). */
+  logFormat: z.enum(["json", "pretty"]).default("json"),
   /** UPDRAFT_LOG_LEVEL: pino level for Updraft's own logs. */
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -57,6 +69,12 @@ const ENV_NAMES: Record<keyof Config, string> = {
   pollIntervalMs: "UPDRAFT_POLL_INTERVAL_MS",
   dagImportTimeoutMs: "UPDRAFT_DAG_IMPORT_TIMEOUT_MS",
   killGraceMs: "UPDRAFT_KILL_GRACE_MS",
+  dbQueryTimeoutMs: "UPDRAFT_DB_QUERY_TIMEOUT_MS",
+  dbConnectTimeoutMs: "UPDRAFT_DB_CONNECT_TIMEOUT_MS",
+  loginRateLimit: "UPDRAFT_LOGIN_RATE_LIMIT",
+  corsOrigins: "UPDRAFT_CORS_ORIGINS",
+  metricsToken: "UPDRAFT_METRICS_TOKEN",
+  logFormat: "UPDRAFT_LOG_FORMAT",
   logLevel: "UPDRAFT_LOG_LEVEL",
 };
 

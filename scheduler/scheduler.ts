@@ -2,6 +2,7 @@
 // NOTIFY), the retry timer and the reaper. Any number may run at once: every write it makes is
 // guarded by a unique index or a compare-and-set.
 import os from "node:os";
+import { schedulerLoopSeconds } from "../engine/observability/metrics.js";
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import type { Logger } from "pino";
@@ -10,7 +11,9 @@ import { CHANNELS } from "../engine/store/channels.js";
 import { createDueRuns, nextDueAt, startAllQueuedRuns } from "../engine/store/runs/scheduleRuns.js";
 import { completeBackfills } from "../engine/store/backfills/updateBackfill.js";
 import { queueDueRetries } from "../engine/store/tasks/queueDueRetries.js";
+import { queueDueReschedules } from "../engine/store/tasks/queueDueReschedules.js";
 import { reapLostTasks } from "../engine/store/tasks/reapLostTasks.js";
+import { endCountedRuns } from "../engine/store/runs/endCountedRuns.js";
 import { DagProcessor } from "./dagProcessor.js";
 
 export interface SchedulerOptions {
@@ -35,6 +38,8 @@ export class Scheduler {
   private unlisteners: (() => Promise<void>)[] = [];
   private creating = false;
   private createAgain = false;
+  /** When a database call last failed: workers could not heartbeat then either (see reap). */
+  private lastDbErrorAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -75,17 +80,20 @@ export class Scheduler {
       try {
         do {
           this.createAgain = false;
+          const endLoop = schedulerLoopSeconds.startTimer();
           await createDueRuns(this.store.db);
           // Backfills (and runs queued while a DAG was paused) live in the database: whichever
           // scheduler is up keeps starting their queued runs and closes the finished backfills.
           await startAllQueuedRuns(this.store.db);
           const completed = await completeBackfills(this.store.db);
           if (completed) this.options.logger.info({ completed }, "backfills completed");
+          endLoop();
         } while (this.createAgain && !this.stopped);
         const next = await nextDueAt(this.store.db);
         // A due time in the past means those DAGs are at maxActiveRuns: a finishing run wakes us.
         if (next && new Date(next).getTime() > Date.now()) sleepMs = Math.min(MAX_SLEEP_MS, new Date(next).getTime() - Date.now() + 5);
       } catch (err) {
+        this.lastDbErrorAt = Date.now();
         this.options.logger.warn({ err }, "creating scheduled runs failed; retrying");
         sleepMs = 1_000;
       } finally {
@@ -97,17 +105,20 @@ export class Scheduler {
     })();
   }
 
-  /** Queues retries that are due and arms a timer for the next one. */
+  /** Queues retries and sensor reschedules that are due and arms a timer for the next one. */
   wakeRetries(): void {
     if (this.stopped) return;
-    void queueDueRetries(this.store.db).then(
-      ({ nextDueAt }) => {
+    void Promise.all([queueDueRetries(this.store.db), queueDueReschedules(this.store.db)]).then(
+      (due) => {
+        const times = due.map((d) => d.nextDueAt).filter((t): t is Date => t !== null);
+        const nextDueAt = times.length ? new Date(Math.min(...times.map((t) => new Date(t).getTime()))) : null;
         if (this.stopped) return;
         if (this.retryTimer) clearTimeout(this.retryTimer);
         const wait = nextDueAt ? Math.max(0, new Date(nextDueAt).getTime() - Date.now()) + 5 : MAX_SLEEP_MS;
         this.retryTimer = setTimeout(() => this.wakeRetries(), Math.min(wait, MAX_SLEEP_MS));
       },
       (err) => {
+        this.lastDbErrorAt = Date.now();
         this.options.logger.warn({ err }, "queueing due retries failed; retrying");
         if (!this.stopped) this.retryTimer = setTimeout(() => this.wakeRetries(), 1_000);
       },
@@ -115,10 +126,16 @@ export class Scheduler {
   }
 
   private async reap(): Promise<void> {
+    // After a database outage, workers get one full timeout to heartbeat again before their
+    // silence counts: an outage is not a lost worker.
+    if (Date.now() - this.lastDbErrorAt < this.options.heartbeatTimeoutMs) return;
     try {
       const reaped = await reapLostTasks(this.store.db, this.options.heartbeatTimeoutMs);
       if (reaped) this.options.logger.warn({ reaped }, "reaped task instances of lost workers");
+      const ended = await endCountedRuns(this.store.db);
+      if (ended) this.options.logger.warn({ ended }, "ended runs whose last TIs were counted but not settled");
     } catch (err) {
+      this.lastDbErrorAt = Date.now();
       this.options.logger.warn({ err }, "reaping lost tasks failed");
     }
   }
@@ -129,7 +146,9 @@ export class Scheduler {
       .values({ scheduler_id: this.schedulerId, hostname: os.hostname() })
       .onConflict((oc) => oc.column("scheduler_id").doUpdateSet({ last_heartbeat: sql`now()` }))
       .execute()
-      .catch(() => {});
+      .catch(() => {
+        this.lastDbErrorAt = Date.now();
+      });
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@ import type { Config } from "../engine/config.js";
 import type { Logger } from "../engine/logger.js";
 import type { Store } from "../engine/store/db.js";
 import { Worker } from "./worker.js";
+import { resolveSecretKey } from "../engine/secretKey.js";
 
 export async function startWorker(store: Store, config: Config, logger: Logger, overrides: { slots?: number; queues?: string[] } = {}): Promise<Worker> {
   const worker = new Worker(store, {
@@ -14,6 +15,8 @@ export async function startWorker(store: Store, config: Config, logger: Logger, 
     pollIntervalMs: config.pollIntervalMs,
     killGraceMs: config.killGraceMs,
     logger: logger.child({ component: "worker" }),
+    // The same key as the web server's: stored variables and connections are encrypted with it.
+    secretKey: resolveSecretKey(config),
   });
   await worker.start();
   return worker;

@@ -2,21 +2,28 @@
 // time for its worker. A task that crashes, exits or hangs takes only this process with it.
 import { formatArgs, type TaskHost, type TaskRunRequest } from "../engine/execution/context.js";
 import { dagsOf, importBundle } from "../engine/dagfile/extractDags.js";
-import { runTask, type AttemptResult } from "../engine/execution/runTask.js";
+import type { AttemptResult } from "../engine/execution/runTask.js";
+import { runWithCallbacks } from "../engine/execution/callbacks.js";
 import type { DagDefinition } from "../engine/authoring/index.js";
+import type { SecretKind } from "../engine/execution/taskSecrets.js";
 
 export type ToRunner =
   | { type: "run"; attempt: string; bundleFile: string; request: TaskRunRequest }
   | { type: "abort"; attempt: string; reason: string }
-  | { type: "xcom"; call: number; value: unknown };
+  | { type: "xcom"; call: number; value: unknown }
+  | { type: "lookup"; call: number; value?: unknown; error?: string };
 
 export type FromRunner =
   | { type: "log"; attempt: string; ts: number; stream: "stdout" | "stderr" | "log"; level: "debug" | "info" | "warn" | "error"; line: string }
   | { type: "pullXcom"; attempt: string; call: number; taskId: string; key: string }
+  | { type: "lookup"; attempt: string; call: number; kind: SecretKind; key: string }
+  /** ctx.models.production(name); answered with a "lookup" message (value, or error). */
+  | { type: "productionModel"; attempt: string; call: number; name: string }
   | { type: "done"; attempt: string; result: AttemptResult; startedAt: number; endedAt: number };
 
 const modules = new Map<string, Promise<DagDefinition[]>>();
 const pendingCalls = new Map<number, (value: unknown) => void>();
+const pendingLookups = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
 let nextCall = 1;
 let current: { attempt: string; controller: AbortController } | null = null;
 
@@ -42,6 +49,19 @@ async function run(msg: Extract<ToRunner, { type: "run" }>): Promise<void> {
         pendingCalls.set(call, resolve);
         send({ type: "pullXcom", attempt: msg.attempt, call, taskId, key });
       }),
+    // Variables and connections come from the worker, which holds the secret key and masks what it hands out.
+    lookup: (kind, key) =>
+      new Promise((resolve, reject) => {
+        const call = nextCall++;
+        pendingLookups.set(call, { resolve, reject });
+        send({ type: "lookup", attempt: msg.attempt, call, kind, key });
+      }),
+    productionModel: (name) =>
+      new Promise((resolve, reject) => {
+        const call = nextCall++;
+        pendingLookups.set(call, { resolve: resolve as (value: unknown) => void, reject });
+        send({ type: "productionModel", attempt: msg.attempt, call, name });
+      }),
   };
   let loaded = modules.get(msg.bundleFile);
   if (!loaded) {
@@ -53,7 +73,7 @@ async function run(msg: Extract<ToRunner, { type: "run" }>): Promise<void> {
   try {
     const def = (await loaded).find((d) => d.id === msg.request.dagId);
     result = def
-      ? await runTask(def, msg.request, host, controller.signal)
+      ? await runWithCallbacks(def, msg.request, host, controller.signal)
       : { outcome: "failed_no_retry", error: `DAG "${msg.request.dagId}" is not defined by its bundle`, xcom: {} };
   } catch (err) {
     modules.delete(msg.bundleFile);
@@ -70,6 +90,11 @@ process.on("message", (msg: ToRunner) => {
   else if (msg.type === "xcom") {
     pendingCalls.get(msg.call)?.(msg.value);
     pendingCalls.delete(msg.call);
+  } else if (msg.type === "lookup") {
+    const pending = pendingLookups.get(msg.call);
+    pendingLookups.delete(msg.call);
+    if (msg.error !== undefined) pending?.reject(new Error(msg.error));
+    else pending?.resolve(msg.value ?? null);
   }
 });
 // A task's stray rejection fails nothing else; its own awaited errors are caught in runTask.

@@ -7,6 +7,7 @@ import { forkTs } from "../engine/process/spawnTs.js";
 import type { TaskRunRequest } from "../engine/execution/context.js";
 import type { AttemptResult } from "../engine/execution/runTask.js";
 import type { FromRunner, ToRunner } from "./runnerChild.js";
+import type { SecretKind } from "../engine/execution/taskSecrets.js";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "runnerChild.ts");
 
@@ -17,12 +18,18 @@ export interface RunnerJob {
   timeoutMs: number | null;
   onLog(line: Extract<FromRunner, { type: "log" }>): void;
   pullXcom(taskId: string, key: string): Promise<unknown>;
+  /** ctx.variables / ctx.connections: the value, null when unknown; a rejection fails the task's call. */
+  lookup?(kind: SecretKind, key: string): Promise<unknown>;
+  /** ctx.models.production(name): the registry's production version, null when none. */
+  productionModel?(name: string): Promise<unknown>;
 }
 
 export interface RunnerOutcome {
   result: AttemptResult;
   startedAt: number;
   endedAt: number;
+  /** The result was made here, not by the runner (time-out, crash): its callbacks did not run. */
+  lost?: boolean;
 }
 
 interface Runner {
@@ -90,7 +97,7 @@ export class RunnerPool {
         else this.destroy(runner);
         resolve(outcome);
       };
-      const failed = (error: string): RunnerOutcome => ({ result: { outcome: "failed", error, xcom: {} }, startedAt, endedAt: Date.now() });
+      const failed = (error: string): RunnerOutcome => ({ result: { outcome: "failed", error, xcom: {} }, startedAt, endedAt: Date.now(), lost: true });
       const abort = (reason: string) => {
         if (settled) return;
         this.send(runner, { type: "abort", attempt: job.attempt, reason });
@@ -105,9 +112,21 @@ export class RunnerPool {
             (value) => this.send(runner, { type: "xcom", call: msg.call, value }),
             () => this.send(runner, { type: "xcom", call: msg.call, value: null }),
           );
+        } else if (msg.type === "lookup") {
+          const lookup = job.lookup ? job.lookup(msg.kind, msg.key) : Promise.resolve(null);
+          void lookup.then(
+            (value) => this.send(runner, { type: "lookup", call: msg.call, value }),
+            (err: Error) => this.send(runner, { type: "lookup", call: msg.call, error: err?.message ?? String(err) }),
+          );
+        } else if (msg.type === "productionModel") {
+          void (job.productionModel?.(msg.name) ?? Promise.resolve(null)).then(
+            (value) => this.send(runner, { type: "lookup", call: msg.call, value }),
+            (err: Error) => this.send(runner, { type: "lookup", call: msg.call, error: err?.message ?? String(err) }),
+          );
         } else if (msg.type === "done") {
           const timedOut = killTimer !== undefined;
-          finish(timedOut ? failed(`task timed out after ${job.timeoutMs} ms`) : { result: msg.result, startedAt: msg.startedAt, endedAt: msg.endedAt }, !timedOut);
+          // Timed out but reported: the runner ran the task's callbacks itself (not `lost`).
+          finish(timedOut ? { ...failed(`task timed out after ${job.timeoutMs} ms`), lost: false } : { result: msg.result, startedAt: msg.startedAt, endedAt: msg.endedAt }, !timedOut);
         }
       };
       const onExit = (code: number | null, signal: string | null) =>

@@ -10,16 +10,25 @@ import { CHANNELS } from "../engine/store/channels.js";
 import { claimTasks, type ClaimedTask } from "../engine/store/tasks/claimTasks.js";
 import { releaseRestartedTask } from "../engine/store/tasks/clearTaskInstances.js";
 import { finishTask } from "../engine/store/tasks/finishTask.js";
+import { markSensorStarted, rescheduleTask } from "../engine/store/tasks/rescheduleTask.js";
 import { withDbRetry } from "../engine/store/sqlstate.js";
 import { handBackTask } from "../engine/store/tasks/handBackTask.js";
+import { findOrphanedClaims } from "../engine/store/tasks/findOrphanedClaims.js";
 import { heartbeatTasks } from "../engine/store/tasks/heartbeatTasks.js";
 import { appendLogs, type LogLine } from "../engine/store/logs/appendLogs.js";
 import { getBundle, getVersion } from "../engine/store/versions.js";
-import { pullInputs, pullXcom } from "../engine/store/xcom/pullXcom.js";
+import { pullXcom } from "../engine/store/xcom/pullXcom.js";
+import { taskInputs } from "../engine/store/xcom/taskInputs.js";
 import { ensureBundleFile } from "../engine/dagfile/bundleCache.js";
 import { retryDelayMs } from "../engine/semantics/retry.js";
 import { registerWorker, unregisterWorker } from "../engine/store/workers.js";
 import { RunnerPool } from "./runnerPool.js";
+import { runLostAttemptCallback, runRunCallback } from "./runCallback.js";
+import { recordTaskRecords } from "../engine/store/metrics/recordTaskRecords.js";
+import { getProductionVersion } from "../engine/store/models/readModels.js";
+import { isEmptyRecords } from "../engine/execution/taskRecords.js";
+import { WorkerSecrets, type AttemptSecrets } from "./attemptSecrets.js";
+import { flushTracing, recordTaskTry } from "../engine/observability/tracing.js";
 
 export interface WorkerOptions {
   workerId?: string;
@@ -30,21 +39,32 @@ export interface WorkerOptions {
   pollIntervalMs: number;
   killGraceMs: number;
   logger: Logger;
+  /** Decrypts stored variables and connections for ctx.variables / ctx.connections; unset: they cannot be read. */
+  secretKey?: string;
 }
 
 /** Log lines are shipped in batches at this period while a task runs. */
 const LOG_FLUSH_MS = 200;
 
+/**
+ * How a task's start and end reach the database when it is down: retried with jittered backoff
+ * for up to 5 minutes (a PostgreSQL restart takes seconds), while the task itself keeps running in
+ * its runner. A report that comes after the reaper took the TI is fenced off anyway.
+ */
+const OUTAGE_RETRY = { forMs: 300_000, maxMs: 2_000 };
+
 interface Running {
   task: ClaimedTask;
   attempt: string;
   logs: LogLine[];
+  secrets: AttemptSecrets;
 }
 
 export class Worker {
   readonly workerId: string;
   private readonly hostname = os.hostname();
   private readonly pool: RunnerPool;
+  private readonly secrets: WorkerSecrets;
   private readonly running = new Map<string, Running>();
   private claiming = false;
   private wakeAgain = false;
@@ -63,6 +83,7 @@ export class Worker {
   ) {
     this.workerId = options.workerId ?? `${this.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.pool = new RunnerPool(options.killGraceMs);
+    this.secrets = new WorkerSecrets(store.db, options.secretKey);
   }
 
   async start(): Promise<void> {
@@ -134,7 +155,7 @@ export class Worker {
 
   private execute(task: ClaimedTask): void {
     const attempt = `${task.tiId}:${task.tryNumber}`;
-    const entry: Running = { task, attempt, logs: [] };
+    const entry: Running = { task, attempt, logs: [], secrets: this.secrets.forAttempt() };
     this.running.set(task.tiId, entry);
     void this.runAttempt(entry).then(
       (next) => {
@@ -154,15 +175,23 @@ export class Worker {
 
   private async runAttempt(entry: Running): Promise<ClaimedTask[]> {
     const { task } = entry;
+    const startedAt = new Date();
     const db = this.store.db;
-    const version = await getVersion(db, task.versionId);
+    const version = await withDbRetry(() => getVersion(db, task.versionId), OUTAGE_RETRY);
     const def = version.tasks.get(task.taskId);
     let outcome;
     if (!def) {
       outcome = { result: { outcome: "failed_no_retry" as const, error: `task ${task.taskId} is not in version ${version.versionNumber} of ${task.dagId}`, xcom: {} } };
+    } else if (task.poolMissing) {
+      // Airflow leaves such a TI scheduled forever, with a warning only in the scheduler's log; here
+      // it fails, without retry, and says why in its own log.
+      outcome = { result: { outcome: "failed_no_retry" as const, error: `pool '${task.pool}' does not exist`, xcom: {} } };
     } else {
-      const bundleFile = ensureBundleFile(this.options.cacheDir, version.codeHash, await getBundle(db, version.codeHash));
-      const inputs = await pullInputs(db, task.runPk, def.inputs);
+      const bundleFile = ensureBundleFile(this.options.cacheDir, version.codeHash, await withDbRetry(() => getBundle(db, version.codeHash), OUTAGE_RETRY));
+      // A mapped TI gets its item; a mapped input arrives as the list of its results.
+      const { inputs, mapError } = await taskInputs(db, version, task.runPk, task.mapIndex, def);
+      // A sensor's timeout runs from its first poke, over tries and reschedules.
+      const sensorStartedAt = def.sensor ? ((await markSensorStarted(db, { tiId: task.tiId, tryNumber: task.tryNumber, workerId: this.workerId }))?.toISOString() ?? null) : undefined;
       outcome = await this.pool.run({
         attempt: entry.attempt,
         bundleFile,
@@ -179,19 +208,41 @@ export class Worker {
           dataIntervalEnd: task.dataIntervalEnd?.toISOString() ?? null,
           runStartDate: task.runStartDate?.toISOString() ?? null,
           conf: task.conf ?? {},
-          inputs: def.inputs.map((id) => inputs.get(id) ?? null),
+          inputs,
+          mapError,
+          sensorStartedAt,
         },
-        onLog: (l) => entry.logs.push({ ts: l.ts, stream: l.stream, level: l.level, line: l.line }),
+        // Masked before it is stored: the logs API and live events read the stored line.
+        onLog: (l) => entry.logs.push({ ts: l.ts, stream: l.stream, level: l.level, line: entry.secrets.mask(l.line) }),
         pullXcom: (taskId, key) => pullXcom(db, task.runPk, taskId, key),
+        lookup: (kind, key) => entry.secrets.lookup(kind, key),
+        productionModel: (name) => getProductionVersion(db, name),
       });
+      // Timed out or crashed before its runner got to the task's callback: a fresh runner runs it.
+      if (outcome.lost && def.callbacks?.length && !this.handedBack.has(task.tiId)) {
+        await runLostAttemptCallback({ db, pool: this.pool, bundleFile, task, result: outcome.result, onLog: (l) => entry.logs.push({ ...l, line: entry.secrets.mask(l.line) }) });
+      }
     }
     // Handed back at shutdown: the queue has it again; this attempt reports nothing.
     if (this.handedBack.has(task.tiId)) return [];
-    const { result } = outcome;
+    const result = entry.secrets.maskResult(outcome.result);
     if (result.outcome === "failed" || result.outcome === "failed_no_retry") {
       entry.logs.push({ ts: Date.now(), stream: "log", level: "error", line: `[updraft] task failed: ${result.error}` });
     } else if (result.outcome === "skipped") {
       entry.logs.push({ ts: Date.now(), stream: "log", level: "info", line: `[updraft] task skipped: ${result.reason}` });
+    }
+    // ctx.metrics / ctx.models (issue 7): stored fenced, before the end is reported; rare, so the
+    // hand-off path of other tasks is untouched.
+    if (result.records && !isEmptyRecords(result.records)) {
+      const records = result.records;
+      await withDbRetry(() => recordTaskRecords(db, { tiId: task.tiId, tryNumber: task.tryNumber, workerId: this.workerId, succeeded: result.outcome === "success", records }), OUTAGE_RETRY);
+    }
+    if (result.outcome === "up_for_reschedule") {
+      // A sensor waiting in reschedule mode: its slot (worker and pool) is free until it is due.
+      const lines = entry.logs.splice(0);
+      const accepted = await withDbRetry(() => rescheduleTask(db, { tiId: task.tiId, tryNumber: task.tryNumber, workerId: this.workerId, rescheduleAt: new Date(result.rescheduleAt), logs: lines }));
+      if (!accepted) this.options.logger.warn({ ti: task.tiId, try: task.tryNumber }, "sensor rescheduled after losing its lease; dropped");
+      return [];
     }
     const logs = entry.logs.splice(0);
     // A deadlock or a dropped connection must not strand the TI in `running` until the reaper
@@ -209,16 +260,39 @@ export class Worker {
       claim: this.stopped ? undefined : { workerId: this.workerId, hostname: this.hostname, queues: this.options.queues, limit: 1 },
       known: { taskId: task.taskId, versionId: task.versionId },
       skipDownstream: result.outcome === "success" ? result.skipDownstream : undefined,
-    }));
+    }), OUTAGE_RETRY);
+    // OpenTelemetry (only when OTEL_EXPORTER_OTLP_ENDPOINT is set): a span for this try, and for
+    // the run when this try ended it.
+    if (finished.accepted) {
+      const ended = finished.runState === "success" || finished.runState === "failed";
+      recordTaskTry({ dagId: task.dagId, runId: task.runId, taskId: task.taskId, mapIndex: task.mapIndex, tryNumber: task.tryNumber, start: startedAt, end: new Date(), outcome: result.outcome, workerId: this.workerId, run: ended ? { state: finished.runState as "success" | "failed", start: task.runStartDate ?? null } : undefined });
+    }
     if (!finished.accepted) {
       this.options.logger.warn({ ti: task.tiId, try: task.tryNumber }, "task finished after losing its lease; its result was dropped");
       // Cleared while running (restarting): now that this attempt is over, it may run again.
-      await db.transaction().execute((tx) => releaseRestartedTask(tx, { tiId: task.tiId, tryNumber: task.tryNumber, workerId: this.workerId }));
+      await withDbRetry(() => db.transaction().execute((tx) => releaseRestartedTask(tx, { tiId: task.tiId, tryNumber: task.tryNumber, workerId: this.workerId })), OUTAGE_RETRY);
+    }
+    // This report ended the run: the DAG's run callback, if it has one, runs here (runCallback.ts).
+    if (finished.accepted && (finished.runState === "success" || finished.runState === "failed")) {
+      await runRunCallback({ db, pool: this.pool, cacheDir: this.options.cacheDir, workerId: this.workerId, logger: this.options.logger, task, version, state: finished.runState, mask: (l) => entry.secrets.mask(l), lookup: (kind, key) => entry.secrets.lookup(kind, key) });
     }
     return finished.claimed;
   }
 
+  private flushing = false;
+
   private async flushLogs(): Promise<void> {
+    // Database down: one flush at a time waits it out; lines stay buffered in order meanwhile.
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      await this.flushEach();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async flushEach(): Promise<void> {
     for (const entry of this.running.values()) {
       if (!entry.logs.length) continue;
       const lines = entry.logs.splice(0);
@@ -228,7 +302,13 @@ export class Worker {
     }
   }
 
+  private heartbeating = false;
+
+  /** A failed heartbeat (database down) only logs: tasks keep running; the reaper decides. */
   private async heartbeat(): Promise<void> {
+    // During an outage a heartbeat waits up to the connect timeout: never stack them up.
+    if (this.heartbeating) return;
+    this.heartbeating = true;
     const ids = [...this.running.keys()];
     try {
       const alive = await heartbeatTasks(this.store.db, { workerId: this.workerId, tiIds: ids });
@@ -237,8 +317,15 @@ export class Worker {
         // Not ours any more (reaped or cleared): stop it; its late result will be fenced off anyway.
         if (entry && !alive.has(id)) this.pool.abort(entry.attempt, "the task instance is no longer owned by this worker");
       }
+      // Claimed for us, but the claim's reply was lost (connection died just then): give it back.
+      const orphans = await findOrphanedClaims(this.store.db, { workerId: this.workerId, knownTiIds: [...this.running.keys()], olderThanMs: 3 * this.options.heartbeatIntervalMs });
+      for (const o of orphans) {
+        if (await handBackTask(this.store.db, { ...o, workerId: this.workerId })) this.options.logger.warn({ ti: o.tiId, try: o.tryNumber }, "handed back a task claimed for this worker whose claim reply was lost");
+      }
     } catch (err) {
       this.options.logger.warn({ err }, "heartbeat failed");
+    } finally {
+      this.heartbeating = false;
     }
   }
 
@@ -264,6 +351,7 @@ export class Worker {
     }
     await this.pool.close();
     await unregisterWorker(this.store.db, this.workerId).catch(() => {});
+    await flushTracing().catch((err: unknown) => this.options.logger.warn({ err }, "exporting the last traces failed"));
   }
 }
 

@@ -3,7 +3,7 @@
 // by hand and every scenario prints the same way.
 import type { BenchDatabases } from "./databases.js";
 
-export type Unit = "ms" | "s" | "/s" | "MB";
+export type Unit = "ms" | "µs" | "s" | "/s" | "MB";
 
 /** One measured figure: a central value and, where repeated, its spread. */
 export interface Measure {

@@ -62,7 +62,7 @@ async function openMigrated(config: Config, name: string): Promise<Store> {
 }
 
 export async function startCommand(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   await ensureUiBuilt(logger);
   const store = await openMigrated(config, "updraft-standalone");
@@ -96,7 +96,7 @@ export async function startCommand(config: Config): Promise<void> {
 }
 
 export async function schedulerCommand(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const store = await openMigrated(config, "updraft-scheduler");
   const scheduler = await startScheduler(store, config, logger);
   stopOnSignals(store, logger, [scheduler]);
@@ -111,14 +111,14 @@ export async function workerCommand(config: Config, overrides: { slots?: number;
     );
   }
   if (overrides.queues && !overrides.queues.length) throw new UpdraftError("--queues needs at least one queue name", "usage", 2);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const store = await openMigrated(config, "updraft-worker");
   const worker = await startWorker(store, config, logger, overrides);
   stopOnSignals(store, logger, [worker]);
 }
 
 export async function webCommand(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   await ensureUiBuilt(logger);
   const store = await openMigrated(config, "updraft-web");

@@ -50,6 +50,14 @@ export interface TaskOptions {
   dependsOnPast?: boolean;
   maxActiveTisPerDag?: number;
   doc?: string;
+  /** `d.map`: the most items a mapped task expands to (default 1024); a longer list fails it. */
+  maxMapLength?: number;
+  /** After a successful attempt, in the worker's runner. A throw is logged, never changes the state. */
+  onSuccess?: TaskCallback;
+  /** After the last failed attempt (no retry left, or `ctx.fail()`), with the error. */
+  onFailure?: TaskErrorCallback;
+  /** After a failed attempt that will be retried, with the error. */
+  onRetry?: TaskErrorCallback;
 }
 
 export interface DagSpec<P extends Record<string, ParamSpec> = Record<string, ParamSpec>> {
@@ -69,6 +77,12 @@ export interface DagSpec<P extends Record<string, ParamSpec> = Record<string, Pa
   description?: string;
   /** Markdown, rendered safely in the UI. */
   doc?: string;
+  /** Default `maxMapLength` of this DAG's mapped tasks (1024 when unset). */
+  maxMapLength?: number;
+  /** When a run ends `success`: runs in the runner of the worker that finished its last TI. */
+  onSuccess?: DagRunCallback;
+  /** When a run ends `failed` (same place, bounded in time, a throw is only logged). */
+  onFailure?: DagRunCallback;
 }
 
 export interface TaskLogger {
@@ -99,10 +113,95 @@ export interface TaskContext {
     push(key: string, value: unknown): void;
     pull<T = unknown>(taskId: string, key?: string): Promise<T | null>;
   };
+  /**
+   * Variables: UPDRAFT_VAR_<KEY> in the environment, else the stored variable. An unknown key
+   * without a default is an error naming it. Values of secret-looking keys are masked in logs.
+   */
+  variables: {
+    get(key: string, defaultValue?: string): Promise<string>;
+    /** The value parsed as JSON. */
+    getJson<T = unknown>(key: string, defaultValue?: T): Promise<T>;
+  };
+  /** Connections: UPDRAFT_CONN_<ID> (URI or JSON) in the environment, else the stored one; the password is masked in logs. */
+  connections: {
+    get(connId: string): Promise<TaskConnection>;
+  };
+  /** Run metrics, as in an experiment tracker: stored per try when the attempt ends, charted across runs. */
+  metrics: {
+    /** A finite number; `step` orders several values of one name (epochs, folds). */
+    log(name: string, value: number, step?: number): void;
+  };
+  /** The model registry (`/api/v2/models`). */
+  models: {
+    /** The version of `name` in production now, or null. */
+    production(name: string): Promise<ModelVersionInfo | null>;
+    /** Registers a new version of `name` when this attempt succeeds (and promotes it if asked). */
+    register(name: string, version: ModelRegistration): void;
+  };
   /** Ends this task as `skipped`. */
   skip(reason?: string): never;
   /** Ends this task as `failed`, without retry. */
   fail(reason?: string): never;
 }
 
+/** What `ctx.connections.get` returns (Airflow's Connection). */
+export interface TaskConnection {
+  connId: string;
+  connType: string;
+  host: string | null;
+  port: number | null;
+  login: string | null;
+  password: string | null;
+  schema: string | null;
+  extra: Record<string, unknown>;
+  /** `postgres://login:password@host:port/schema?extra…` */
+  uri: string;
+}
+
+/** A registered model version, as `ctx.models.production` and the API give it. */
+export interface ModelVersionInfo {
+  name: string;
+  version: number;
+  stage: "none" | "production" | "archived";
+  /** The artifact (JSON) in the lake. */
+  artifactPath: string;
+  featureSchema: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  params: Record<string, unknown>;
+  source: { dagId: string | null; runId: string | null; taskId: string | null; tryNumber: number | null };
+  createdAt: string;
+}
+
+/** What `ctx.models.register` records; the version number is assigned when it is stored. */
+export interface ModelRegistration {
+  artifactPath: string;
+  featureSchema?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+  params?: Record<string, unknown>;
+  /** Make it the production version (the previous one is archived). */
+  promote?: boolean;
+}
+
 export type TaskFn<Args extends unknown[], T> = (ctx: TaskContext, ...args: Args) => T | Promise<T>;
+
+/** Task callbacks (`onSuccess`, `onFailure`, `onRetry`): run after the attempt, in its runner. */
+export type TaskCallback = (ctx: TaskContext) => void | Promise<void>;
+export type TaskErrorCallback = (ctx: TaskContext, error: Error) => void | Promise<void>;
+
+/** What a DAG-level run callback receives. */
+export interface DagRunContext {
+  dagId: string;
+  runId: string;
+  /** The run's final state. */
+  state: "success" | "failed";
+  logicalDate: Date | null;
+  dataIntervalStart: Date | null;
+  dataIntervalEnd: Date | null;
+  ds: string;
+  params: Record<string, unknown>;
+  conf: Record<string, unknown>;
+  log: TaskLogger;
+  /** Aborted when the callback runs out of time. */
+  signal: AbortSignal;
+}
+export type DagRunCallback = (ctx: DagRunContext) => void | Promise<void>;

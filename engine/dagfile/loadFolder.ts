@@ -1,7 +1,7 @@
 // Loading DAG files in this process (no child, no database): `updraft dags list` and `dags test`.
 import os from "node:os";
 import path from "node:path";
-import { bundleDagFile } from "./bundle.js";
+import { bundleDagFile, bundleDagFiles } from "./bundle.js";
 import { ensureBundleFile } from "./bundleCache.js";
 import { dagsOf, extractDags, importBundle } from "./extractDags.js";
 import { listDagFiles } from "./listDagFiles.js";
@@ -17,9 +17,13 @@ export interface LoadedFile {
 
 export async function loadDagFolder(folder: string, cacheDir = path.join(os.tmpdir(), "updraft-cli-cache")): Promise<LoadedFile[]> {
   const out: LoadedFile[] = [];
-  for (const fileloc of listDagFiles(folder)) {
+  const filelocs = listDagFiles(folder);
+  // Bundled together (the modules they share parsed once); each file's result or error kept apart.
+  const bundles = await bundleDagFiles(filelocs);
+  for (const fileloc of filelocs) {
     try {
-      const bundled = await bundleDagFile(fileloc);
+      const bundled = bundles.get(fileloc) ?? (await bundleDagFile(fileloc));
+      if (bundled instanceof Error) throw bundled;
       const file = ensureBundleFile(cacheDir, bundled.codeHash, bundled.bundle);
       const result = await extractDags(file, fileloc);
       if ("error" in result) out.push({ fileloc, structures: [], definitions: [], error: result.error });

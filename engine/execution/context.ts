@@ -1,6 +1,8 @@
 // Building the `ctx` a task function receives (DESIGN §6), the same in a worker's runner and in
 // `updraft dags test`.
 import type { TaskContext } from "../authoring/types.js";
+import { environmentResolver, taskSecrets, type SecretResolver } from "./taskSecrets.js";
+import { newTaskRecords, taskRecordsApi, type ProductionModelLookup, type TaskRecords } from "./taskRecords.js";
 
 export interface TaskRunRequest {
   dagId: string;
@@ -16,6 +18,14 @@ export interface TaskRunRequest {
   conf: Record<string, unknown>;
   /** Return values of the task's inputs, in declaration order. */
   inputs: unknown[];
+  /** A mapped task's placeholder whose source cannot be expanded: the attempt fails with this (taskInputs.ts). */
+  mapError?: string;
+  /** Not a task: run the DAG's run callback for a run that ended in this state (callbacks.ts). */
+  runCallback?: "success" | "failed";
+  /** Not a task: run the task's callback for this outcome of an attempt whose runner was lost (callbacks.ts). */
+  callbackFor?: { outcome: "failed"; error: string };
+  /** A sensor's first poke (ISO), from which its timeout runs (runSensor.ts); unset: now. */
+  sensorStartedAt?: string | null;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -24,6 +34,10 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export interface TaskHost {
   log(stream: "stdout" | "stderr" | "log", level: LogLevel, line: string): void;
   pullXcom(taskId: string, key: string): Promise<unknown>;
+  /** Variables and connections by name (taskSecrets.ts); unset: the environment only. */
+  lookup?: SecretResolver;
+  /** `ctx.models.production(name)` (taskRecords.ts); unset: there is no registry (null). */
+  productionModel?: ProductionModelLookup;
 }
 
 export class TaskSkipped extends Error {}
@@ -49,6 +63,8 @@ export function buildContext(
   host: TaskHost,
   signal: AbortSignal,
   pushed: Record<string, unknown>,
+  /** ctx.metrics / ctx.models calls of this attempt, carried back with its result. */
+  records: TaskRecords = newTaskRecords(),
 ): TaskContext {
   const logicalDate = date(req.logicalDate);
   const dsSource = logicalDate ?? date(req.runStartDate) ?? new Date();
@@ -75,6 +91,8 @@ export function buildContext(
       },
       pull: async <T>(taskId: string, key = "return_value") => (await host.pullXcom(taskId, key)) as T | null,
     },
+    ...taskSecrets(host.lookup ?? environmentResolver),
+    ...taskRecordsApi(records, host.productionModel),
     skip(reason) {
       throw new TaskSkipped(reason ?? "skipped by the task");
     },

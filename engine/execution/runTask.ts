@@ -4,12 +4,19 @@ import { spawn } from "node:child_process";
 import type { DagDefinition, TaskDefinition } from "../authoring/index.js";
 import { buildContext, TaskFailedNoRetry, TaskSkipped, toJson, type TaskHost, type TaskRunRequest } from "./context.js";
 import type { TaskContext } from "../authoring/types.js";
+import { runSql } from "./runSql.js";
+import { runSensor, SensorReschedule } from "./runSensor.js";
+import { isEmptyRecords, newTaskRecords, type TaskRecords } from "./taskRecords.js";
 
-export type AttemptResult =
+/** records: the attempt's ctx.metrics / ctx.models calls (taskRecords.ts), when it made any. */
+export type AttemptResult = { records?: TaskRecords } & (
   /** skipDownstream: the tasks a branch or short-circuit decided to skip (the store skips them). */
   | { outcome: "success"; xcom: Record<string, unknown>; skipDownstream?: string[] }
   | { outcome: "skipped"; reason: string; xcom: Record<string, unknown> }
-  | { outcome: "failed" | "failed_no_retry"; error: string; xcom: Record<string, unknown> };
+  | { outcome: "failed" | "failed_no_retry"; error: string; xcom: Record<string, unknown> }
+  /** A reschedule-mode sensor whose condition is not met yet: poke again at `rescheduleAt` (ms). */
+  | { outcome: "up_for_reschedule"; rescheduleAt: number; xcom: Record<string, unknown> }
+);
 
 /** Airflow's BashOperator skips on this exit code. */
 export const SHELL_SKIP_EXIT_CODE = 99;
@@ -21,13 +28,19 @@ export function paramsFor(def: DagDefinition, conf: Record<string, unknown>): Re
 }
 
 export async function runTask(def: DagDefinition, req: TaskRunRequest, host: TaskHost, signal: AbortSignal): Promise<AttemptResult> {
+  const records = newTaskRecords();
+  const result = await runAttempt(def, req, host, signal, records);
+  return isEmptyRecords(records) ? result : { ...result, records };
+}
+
+async function runAttempt(def: DagDefinition, req: TaskRunRequest, host: TaskHost, signal: AbortSignal, records: TaskRecords): Promise<AttemptResult> {
   const task = def.tasks.get(req.taskId);
   const xcom: Record<string, unknown> = {};
   if (!task) return { outcome: "failed_no_retry", error: `task "${req.taskId}" is not in DAG "${def.id}" of this version`, xcom };
-  const ctx = buildContext(req, paramsFor(def, req.conf), host, signal, xcom);
+  const ctx = buildContext(req, paramsFor(def, req.conf), host, signal, xcom, records);
   try {
     const value =
-      task.kind === "shell" ? await runShell(task, ctx, host, signal) : task.kind === "http" ? await runHttp(task, ctx, host, signal) : await task.fn!(ctx, ...req.inputs);
+      task.kind === "shell" ? await runShell(task, ctx, host, signal) : task.kind === "http" ? await runHttp(task, ctx, host, signal) : task.kind === "sql" ? await runSql(task, ctx, host, signal) : task.kind === "sensor" ? await runSensor(task, ctx, host, signal, req.sensorStartedAt) : await task.fn!(ctx, ...req.inputs);
     if (signal.aborted) throw signal.reason ?? new Error("aborted");
     if (task.kind === "branch") {
       const followed = branchDecision(def, task, value);
@@ -46,6 +59,7 @@ export async function runTask(def: DagDefinition, req: TaskRunRequest, host: Tas
     return { outcome: "success", xcom };
   } catch (err) {
     if (err instanceof TaskSkipped) return { outcome: "skipped", reason: err.message, xcom };
+    if (err instanceof SensorReschedule) return { outcome: "up_for_reschedule", rescheduleAt: err.at, xcom };
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
     if (err instanceof TaskFailedNoRetry) return { outcome: "failed_no_retry", error: err.message, xcom };
     return { outcome: "failed", error: message, xcom };

@@ -5,6 +5,7 @@ import { hasCycle, topologicalSort } from "graphology-dag";
 import type { DagDefinition, TaskDefinition } from "../authoring/index.js";
 import { TRIGGER_RULES, type ParamSpec, type TriggerRule, type WeightRule } from "../authoring/types.js";
 import { parseDuration } from "../semantics/duration.js";
+import { SENSOR_DEFAULTS } from "../authoring/sensor.js";
 import { serializeSchedule, type SerializedSchedule } from "../semantics/schedule.js";
 import { paramSpecProblems } from "../params.js";
 
@@ -15,6 +16,8 @@ const OPERATORS: Record<TaskDefinition["kind"], string> = {
   branch: "BranchPythonOperator",
   short_circuit: "ShortCircuitOperator",
   http: "HttpOperator",
+  sql: "SQLExecuteQueryOperator",
+  sensor: "PythonSensor",
 };
 
 export interface TaskStructure {
@@ -39,7 +42,19 @@ export interface TaskStructure {
   /** Effective weight after `weightRule`, used for claim order. */
   effectivePriority: number;
   dependsOnPast: boolean;
+  /** Running TIs of this task across the DAG's runs; null: no limit. Absent in versions stored before it existed. */
+  maxActiveTisPerDag?: number | null;
+  /** `d.sensor`'s settings (engine/authoring/sensor.ts); absent for other kinds. */
+  sensor?: { mode: "poke" | "reschedule"; pokeIntervalMs: number; timeoutMs: number; softFail: boolean };
   doc: string | null;
+  /** `d.map`: the upstream task whose list this task expands over, one TI per item; null if unmapped. */
+  mapSource: string | null;
+  /** The most TIs a mapped task expands to. */
+  maxMapLength: number;
+  /** `d.group`: the task group path (`extract.inner`), for the UI to collapse; null outside groups. */
+  group: string | null;
+  /** Which task callbacks the task has (they run in its runner; the functions stay in the bundle). */
+  callbacks: ("onSuccess" | "onFailure" | "onRetry")[];
 }
 
 export interface DagStructure {
@@ -59,6 +74,8 @@ export interface DagStructure {
   tasks: TaskStructure[];
   roots: string[];
   leaves: string[];
+  /** Which DAG-level run callbacks the DAG has: the worker asks a runner only when there is one. */
+  callbacks: ("onSuccess" | "onFailure")[];
 }
 
 /** A problem in a DAG file, with the line that caused it when known. */
@@ -74,6 +91,8 @@ export class DagDefinitionError extends Error {
 
 export const DEFAULT_MAX_ACTIVE_RUNS = 16;
 export const DEFAULT_MAX_ACTIVE_TASKS = 16;
+/** Airflow's `max_map_length` default. */
+export const DEFAULT_MAX_MAP_LENGTH = 1024;
 
 function toIso(value: string | Date | undefined, field: string): string | null {
   if (value === undefined || value === null) return null;
@@ -88,7 +107,12 @@ function positiveInt(value: unknown, field: string, fallback: number): number {
   return value as number;
 }
 
-function taskStructure(t: TaskDefinition, dagId: string): Omit<TaskStructure, "downstream" | "effectivePriority"> {
+function atLeastOne(value: unknown, field: string, t: TaskDefinition): number {
+  if (!Number.isInteger(value) || (value as number) < 1) throw new DagDefinitionError(`${field} must be an integer of at least 1, got ${JSON.stringify(value)}`, t.definedAt);
+  return value as number;
+}
+
+function taskStructure(t: TaskDefinition, dagId: string, dagMaxMapLength: number | undefined): Omit<TaskStructure, "downstream" | "effectivePriority"> {
   const o = t.options;
   const field = (name: string) => `DAG "${dagId}" task "${t.id}": ${name}`;
   const rule = o.triggerRule ?? "all_success";
@@ -115,13 +139,40 @@ function taskStructure(t: TaskDefinition, dagId: string): Omit<TaskStructure, "d
     maxRetryDelayMs: duration(o.maxRetryDelay, "maxRetryDelay"),
     timeoutMs: duration(o.timeout, "timeout"),
     pool: o.pool ?? "default_pool",
-    poolSlots: positiveInt(o.poolSlots, field("poolSlots"), 1),
+    // At least 1, as in Airflow: a task taking no slot would escape its pool.
+    poolSlots: o.poolSlots === undefined ? 1 : atLeastOne(o.poolSlots, field("poolSlots"), t),
     queue: o.queue ?? "default",
     priorityWeight: Number.isInteger(o.priorityWeight) ? (o.priorityWeight as number) : 1,
     weightRule,
     dependsOnPast: o.dependsOnPast ?? false,
+    maxActiveTisPerDag: o.maxActiveTisPerDag === undefined ? null : atLeastOne(o.maxActiveTisPerDag, field("maxActiveTisPerDag"), t),
+    ...(t.sensor
+      ? {
+          sensor: {
+            mode: t.sensor.mode ?? SENSOR_DEFAULTS.mode,
+            pokeIntervalMs: duration(t.sensor.pokeInterval, "pokeInterval") ?? SENSOR_DEFAULTS.pokeIntervalMs,
+            timeoutMs: duration(t.sensor.timeout, "timeout") ?? SENSOR_DEFAULTS.timeoutMs,
+            softFail: t.sensor.softFail ?? false,
+          },
+        }
+      : {}),
     doc: o.doc ?? null,
+    ...mappingStructure(t, field),
+    maxMapLength: positiveInt(o.maxMapLength ?? dagMaxMapLength, field("maxMapLength"), DEFAULT_MAX_MAP_LENGTH),
+    group: t.group ?? null,
+    callbacks: (["onSuccess", "onFailure", "onRetry"] as const).filter((name) => typeof o[name] === "function"),
   };
+}
+
+/**
+ * A mapped task expands when its upstreams let it run (settleDownstream): a rule that needs no
+ * upstream (`always`) or depends_on_past would queue it unexpanded, so they are refused here.
+ */
+function mappingStructure(t: TaskDefinition, field: (name: string) => string): Pick<TaskStructure, "mapSource"> {
+  if (!t.mapSource) return { mapSource: null };
+  if (t.options.triggerRule === "always") throw new DagDefinitionError(`${field("triggerRule")} "always" is not supported on a mapped task: it must wait for "${t.mapSource}"`, t.definedAt);
+  if (t.options.dependsOnPast) throw new DagDefinitionError(`${field("dependsOnPast")} is not supported on a mapped task`, t.definedAt);
+  return { mapSource: t.mapSource };
 }
 
 /** Validates a DAG definition and serializes it. Throws DagDefinitionError naming the tasks at fault. */
@@ -148,7 +199,7 @@ export function buildStructure(def: DagDefinition): DagStructure {
   const paramProblem = paramSpecProblems(spec.params, schedule !== null)[0];
   if (paramProblem) throw new DagDefinitionError(`DAG "${def.id}": ${paramProblem.field} ${paramProblem.message}`);
 
-  const partial = new Map([...def.tasks.values()].map((t) => [t.id, taskStructure(t, def.id)]));
+  const partial = new Map([...def.tasks.values()].map((t) => [t.id, taskStructure(t, def.id, spec.maxMapLength)]));
   const order = topologicalSort(graph);
   const tasks: TaskStructure[] = order.map((id) => {
     const t = partial.get(id)!;
@@ -171,6 +222,7 @@ export function buildStructure(def: DagDefinition): DagStructure {
     tasks,
     roots: tasks.filter((t) => t.upstream.length === 0).map((t) => t.taskId),
     leaves: tasks.filter((t) => t.downstream.length === 0).map((t) => t.taskId),
+    callbacks: (["onSuccess", "onFailure"] as const).filter((name) => typeof spec[name] === "function"),
   };
 }
 

@@ -27,11 +27,30 @@ function preparingPool(pool: pg.Pool): pg.Pool {
   const prepare = (client: pg.PoolClient): pg.PoolClient => {
     const marked = client as pg.PoolClient & { updraftPreparing?: true };
     if (marked.updraftPreparing) return client;
+    // The server may drop a checked-out client between two statements of a transaction (a
+    // restart): pg then emits 'error' on it, which would crash the process with no listener. The
+    // next statement fails instead, retryably, and the pool discards the client on release.
+    client.on("error", () => {});
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown) =>
-      typeof text === "string" && text.startsWith(PREPARED_MARK)
-        ? query({ name: `updraft_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`, text, values })
-        : query(text, values);
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, ...rest: unknown[]) => {
+      const result =
+        typeof text === "string" && text.startsWith(PREPARED_MARK)
+          ? query({ name: `updraft_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`, text, values: rest[0] }, ...rest.slice(1))
+          : query(text, ...rest);
+      // A query that timed out leaves pg's client waiting for the reply forever (a half-open
+      // connection): destroy it, so the pool drops it on release instead of queueing behind it.
+      // Its idle siblings most likely went down the same path: drop them too, or each would cost
+      // the next callers another full timeout (the half-open chaos scenario saw a TI reaped so).
+      if (result instanceof Promise)
+        return result.catch((err: unknown) => {
+          if (isQueryTimeout(err)) {
+            destroyClient(client);
+            for (const idle of (pool as unknown as { _idle?: { client: pg.PoolClient }[] })._idle ?? []) destroyClient(idle.client);
+          }
+          throw err;
+        });
+      return result;
+    };
     marked.updraftPreparing = true;
     return client;
   };
@@ -59,6 +78,8 @@ export interface Store {
   close(): Promise<void>;
   /** PGlite only: the database as a tarball, to start tests from a snapshot. */
   dump?(): Promise<Blob>;
+  /** PostgreSQL only: this process's connection pool, for /metrics. */
+  poolStats?(): { total: number; idle: number; waiting: number; max: number };
 }
 
 export interface OpenOptions {
@@ -70,14 +91,56 @@ export interface OpenOptions {
   poolSize?: number;
   /** Set on connections, shown in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * Client-side limit on one statement's reply (pg `query_timeout`). It is what detects a
+   * half-open connection — a peer that stopped answering without closing — since TCP
+   * retransmissions take minutes to give up. Default 15 s.
+   */
+  queryTimeoutMs?: number;
+  /** Limit on opening a connection (pg `connectionTimeoutMillis`). Default 5 s. */
+  connectTimeoutMs?: number;
+  /** How often the LISTEN connection is pinged; a ping that gets no answer in connectTimeoutMs reconnects. Default 5 s. */
+  listenPingIntervalMs?: number;
 }
+
+/** pg's own error when `query_timeout` passes without a reply. */
+function isQueryTimeout(err: unknown): boolean {
+  return /Query read timeout/.test((err as Error | null)?.message ?? "");
+}
+
+/** Closes the socket without the goodbye handshake, which would wait on a dead peer. */
+function destroyClient(client: pg.Client | pg.PoolClient): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function openStore(options: OpenOptions): Promise<Store> {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options);
 }
 
 async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, application_name: options.applicationName ?? "updraft" });
+  const appName = options.applicationName ?? "updraft";
+  const queryTimeoutMs = options.queryTimeoutMs ?? 15_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  // keepAlive lets the kernel notice an idle dead peer; query_timeout and connectionTimeoutMillis
+  // bound every wait on a busy one, so no call hangs on a half-open connection. The server gets
+  // the same limits: a client that gave up must not leave its backend waiting on a lock, or idle
+  // in a transaction, holding row locks that block everyone else (seen in the two-scheduler chaos
+  // scenario before these were set). The client's limit is a little longer, so that the server's
+  // cancel (57014, retryable) normally comes first and the connection stays usable.
+  const connection = {
+    connectionString: url,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
+    connectionTimeoutMillis: connectTimeoutMs,
+    query_timeout: queryTimeoutMs + 2_000,
+    statement_timeout: queryTimeoutMs,
+    idle_in_transaction_session_timeout: queryTimeoutMs,
+  };
+  // Idle connections are closed within the query timeout too (pg's default is 10 s): a half-open
+  // one then goes even if no query picks it.
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, idleTimeoutMillis: Math.min(10_000, queryTimeoutMs), application_name: appName });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
@@ -87,39 +150,86 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
   let client: pg.Client | null = null;
   let closed = false;
   let connecting: Promise<pg.Client> | null = null;
+  let reconnecting = false;
 
-  // One dedicated connection for LISTEN, re-established (and re-subscribed) if it drops.
+  // One dedicated connection for LISTEN. When it drops (server restart, failed ping) it is
+  // re-established with jittered backoff and re-subscribed; NOTIFYs sent meanwhile are lost, so
+  // every listener is then called once with an empty payload to catch up (workers claim,
+  // schedulers re-check).
   const connect = (): Promise<pg.Client> => {
     connecting ??= (async () => {
-      const c = new pg.Client({ connectionString: url, application_name: `${options.applicationName ?? "updraft"}-listen` });
+      const c = new pg.Client({ ...connection, query_timeout: connectTimeoutMs, application_name: `${appName}-listen` });
       c.on("notification", (msg) => {
         for (const l of listeners.get(msg.channel) ?? []) l(msg.payload ?? "");
       });
-      c.on("error", () => {
-        if (client === c) client = null;
+      c.on("error", () => lost(c));
+      c.on("end", () => lost(c));
+      try {
+        await c.connect();
+        for (const channel of listeners.keys()) await c.query(`LISTEN "${channel}"`);
+        if (closed) throw new Error("store closed");
+      } catch (err) {
+        destroyClient(c);
+        throw err;
+      } finally {
         connecting = null;
-        if (!closed) setTimeout(() => void connect().catch(() => {}), 500).unref();
-      });
-      await c.connect();
-      for (const channel of listeners.keys()) await c.query(`LISTEN "${channel}"`);
+      }
       client = c;
       return c;
     })();
     return connecting;
   };
 
+  const lost = (c: pg.Client): void => {
+    if (client !== c) return;
+    client = null;
+    destroyClient(c);
+    if (!closed) void reconnect();
+  };
+
+  const reconnect = async (): Promise<void> => {
+    if (reconnecting) return;
+    reconnecting = true;
+    try {
+      for (let attempt = 1; !closed; attempt++) {
+        try {
+          await connect();
+          break;
+        } catch {
+          await sleep(Math.random() * Math.min(2_000, 50 * 2 ** attempt));
+        }
+      }
+    } finally {
+      reconnecting = false;
+    }
+    if (closed) return;
+    for (const set of listeners.values()) for (const l of set) l("");
+  };
+
+  // A half-open LISTEN connection raises no error: it just never delivers again. Ping it.
+  const pingTimer = setInterval(() => {
+    const c = client;
+    if (!c) return;
+    c.query("select 1").catch(() => lost(c));
+  }, options.listenPingIntervalMs ?? 5_000);
+  pingTimer.unref();
+
   return {
     db,
     kind: "postgres",
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 }),
     async session(fn) {
       const c = await pool.connect();
+      // Migrations may legitimately run long, or wait for another process's migration lock.
+      await c.query("set statement_timeout = 0");
       try {
         return await fn(async (script, params) => {
-          const res = await c.query(script, params);
+          // Migrations may legitimately run long: no client-side timeout for them.
+          const res = await c.query({ text: script, values: params, query_timeout: 24 * 3_600_000 } as pg.QueryConfig);
           return (Array.isArray(res) ? (res.at(-1)?.rows ?? []) : res.rows) as Record<string, unknown>[];
         });
       } finally {
-        c.release();
+        await c.query("reset statement_timeout").then(() => c.release(), (err: Error) => c.release(err));
       }
     },
     async listen(channel, listener) {
@@ -128,14 +238,17 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
       if (!set) listeners.set(channel, (set = new Set()));
       set.add(listener);
       const c = client ?? (await connect());
-      if (fresh) await c.query(`LISTEN "${channel}"`);
+      // A connection made after the channel was added already LISTENs on it.
+      if (fresh && c === client) await c.query(`LISTEN "${channel}"`).catch(() => lost(c));
       return async () => {
         set!.delete(listener);
       };
     },
     async close() {
       closed = true;
+      clearInterval(pingTimer);
       const c = client ?? (connecting ? await connecting.catch(() => null) : null);
+      client = null;
       await c?.end().catch(() => {});
       await db.destroy();
     },

@@ -8,5 +8,14 @@ export function pgliteDir(config: Config): string {
 }
 
 export function openStoreFromConfig(config: Config, applicationName: string): Promise<Store> {
-  return config.databaseUrl ? openStore({ databaseUrl: config.databaseUrl, applicationName }) : openStore({ pgliteDataDir: pgliteDir(config), applicationName });
+  return config.databaseUrl
+    ? openStore({
+        databaseUrl: config.databaseUrl,
+        applicationName,
+        queryTimeoutMs: config.dbQueryTimeoutMs,
+        connectTimeoutMs: config.dbConnectTimeoutMs,
+        // Pinged as often as a ping may take: a dead LISTEN connection is replaced within 2× that.
+        listenPingIntervalMs: config.dbConnectTimeoutMs,
+      })
+    : openStore({ pgliteDataDir: pgliteDir(config), applicationName });
 }

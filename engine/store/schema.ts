@@ -136,6 +136,31 @@ export interface TaskInstancesTable {
   next_retry_at: Timestamp | null;
   note: string | null;
   updated_at: DefaultTimestamp;
+  /** migrations/0006_pools.sql: the task's maxActiveTisPerDag (null: no limit). */
+  max_active_tis_per_dag: number | null;
+  /** A sensor's first poke (its timeout runs from here, over tries and reschedules). */
+  sensor_started_at: Timestamp | null;
+  /** A sensor in up_for_reschedule pokes again at this time. */
+  reschedule_date: Timestamp | null;
+}
+
+/** migrations/0006_pools.sql */
+export interface PoolsTable {
+  name: string;
+  slots: number;
+  description: string | null;
+  include_deferred: Generated<boolean>;
+}
+
+/** One poke of a reschedule-mode sensor that ended waiting (migrations/0006_pools.sql). */
+export interface TaskReschedulesTable {
+  id: Generated<number>;
+  ti_id: string;
+  try_number: number;
+  start_date: Timestamp;
+  end_date: Timestamp;
+  duration: number;
+  reschedule_date: Timestamp;
 }
 
 export interface TaskInstanceTriesTable {
@@ -160,6 +185,35 @@ export interface XcomTable {
   created_at: DefaultTimestamp;
 }
 
+/** migrations/0007: `val` is ciphertext (engine/secrets/cipher.ts). */
+export interface VariablesTable {
+  id: Generated<number>;
+  key: string;
+  val: string;
+  description: string | null;
+  is_encrypted: Generated<boolean>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+/** migrations/0007: `password` and `extra` are ciphertext (engine/secrets/cipher.ts). */
+export interface ConnectionsTable {
+  id: Generated<number>;
+  conn_id: string;
+  conn_type: string;
+  description: string | null;
+  host: string | null;
+  schema: string | null;
+  login: string | null;
+  password: string | null;
+  port: number | null;
+  extra: string | null;
+  is_encrypted: Generated<boolean>;
+  is_extra_encrypted: Generated<boolean>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
 export interface TaskLogsTable {
   id: Generated<number>;
   ti_id: string;
@@ -168,6 +222,25 @@ export interface TaskLogsTable {
   stream: string;
   level: Generated<string>;
   line: string;
+}
+
+/** migrations/0009: one row per successful state-changing API call or login. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  ts: DefaultTimestamp;
+  username: string | null;
+  role: string | null;
+  event: string;
+  method: string;
+  path: string;
+  status: number;
+  dag_id: string | null;
+  run_id: string | null;
+  task_id: string | null;
+  map_index: number | null;
+  try_number: number | null;
+  client_address: string | null;
+  extra: Json<Record<string, unknown>> | null;
 }
 
 export interface UsersTable {
@@ -193,7 +266,49 @@ export interface SchedulerHeartbeatsTable {
   last_heartbeat: DefaultTimestamp;
 }
 
+/** migrations/0010_models_metrics.sql: `ctx.metrics.log` points, per TI try. */
+export interface TaskMetricsTable {
+  id: Generated<number>;
+  ti_id: string;
+  try_number: number;
+  run_pk: number;
+  dag_id: string;
+  task_id: string;
+  map_index: Generated<number>;
+  name: string;
+  value: number;
+  step: number | null;
+  logged_at: DefaultTimestamp;
+}
+
+export interface ModelsTable {
+  name: string;
+  created_at: DefaultTimestamp;
+}
+
+export type ModelStage = "none" | "production" | "archived";
+
+export interface ModelVersionsTable {
+  id: Generated<number>;
+  model_name: string;
+  version: number;
+  artifact_path: string;
+  feature_schema: Json<Record<string, unknown>>;
+  metrics: Json<Record<string, unknown>>;
+  params: Json<Record<string, unknown>>;
+  source_dag_id: string | null;
+  source_run_id: string | null;
+  source_task_id: string | null;
+  source_try_number: number | null;
+  stage: Generated<ModelStage>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
 export interface Database {
+  task_metrics: TaskMetricsTable;
+  models: ModelsTable;
+  model_versions: ModelVersionsTable;
   dags: DagsTable;
   dag_code: DagCodeTable;
   dag_versions: DagVersionsTable;
@@ -203,9 +318,14 @@ export interface Database {
   backfill_dag_runs: BackfillDagRunsTable;
   task_instances: TaskInstancesTable;
   task_instance_tries: TaskInstanceTriesTable;
+  pools: PoolsTable;
+  task_reschedules: TaskReschedulesTable;
   xcom: XcomTable;
   task_logs: TaskLogsTable;
+  variables: VariablesTable;
+  connections: ConnectionsTable;
   users: UsersTable;
+  audit_log: AuditLogTable;
   workers: WorkersTable;
   scheduler_heartbeats: SchedulerHeartbeatsTable;
 }

@@ -25,7 +25,7 @@ export function dagsFolderWith(files: Record<string, string>): string {
 
 export async function startEngine(
   store: Store,
-  options: { dagsFolder: string; worker?: boolean; slots?: number; heartbeatTimeoutMs?: number; heartbeatIntervalMs?: number; watch?: boolean },
+  options: { dagsFolder: string; worker?: boolean; slots?: number; heartbeatTimeoutMs?: number; heartbeatIntervalMs?: number; watch?: boolean; secretKey?: string },
 ): Promise<TestEngine> {
   const logger = createLogger(process.env.UPDRAFT_TEST_LOG_LEVEL ?? "silent");
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "updraft-cache-"));
@@ -48,6 +48,7 @@ export async function startEngine(
       pollIntervalMs: 200,
       killGraceMs: 500,
       logger,
+      secretKey: options.secretKey,
     });
     await worker.start();
   }

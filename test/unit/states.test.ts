@@ -18,6 +18,8 @@ describe("task-instance transitions", () => {
     ["running", "up_for_retry", "finishTask: failed with tries left"],
     ["running", "skipped", "finishTask: ctx.skip()"],
     ["up_for_retry", "queued", "queueDueRetries"],
+    ["running", "up_for_reschedule", "rescheduleTask: a reschedule-mode sensor's unmet poke"],
+    ["up_for_reschedule", "queued", "queueDueReschedules"],
     ["running", "queued", "handBackTask: a stopping worker hands back what it could not finish"],
     [null, "success", "setRunState: mark the run success"],
     ["scheduled", "success", "setRunState: mark the run success"],

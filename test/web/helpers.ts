@@ -9,10 +9,13 @@ import { createApp } from "../../web/server/app.js";
 
 export const SECRET_KEY = "test-secret-key-0123456789abcdef";
 
-export function testApp(store: Store, overrides: { tokenTtlMs?: number } = {}): Express {
+export function testApp(store: Store, overrides: { tokenTtlMs?: number; loginRateLimitPerMinute?: number; corsOrigins?: string[] } = {}): Express {
   return createApp(store, {
     secretKey: SECRET_KEY,
     tokenTtlMs: overrides.tokenTtlMs ?? 3_600_000,
+    // Tests log in far more often than people do; the rate-limit test sets its own.
+    loginRateLimitPerMinute: overrides.loginRateLimitPerMinute ?? 100_000,
+    corsOrigins: overrides.corsOrigins,
     version: "9.9.9-test",
     logger: createLogger(process.env.UPDRAFT_TEST_LOG_LEVEL ?? "silent"),
   });

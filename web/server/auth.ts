@@ -71,16 +71,20 @@ export function requireRole(required: Role): RequestHandler {
   };
 }
 
+/** Airflow's batch reads: POSTs only because their filters travel in a body. */
+const READ_ONLY_POSTS = [/^\/dags\/[^/]+\/dagRuns\/list$/, /^\/dags\/[^/]+\/dagRuns\/[^/]+\/taskInstances\/list$/];
+
 /**
  * Reading needs any role; every other method needs at least operator unless the route asks for
  * more, so that a write endpoint added without a role check is still closed to viewers.
  */
 export const writesNeedOperator: RequestHandler = (req, res, next) => {
   if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS") return next();
+  if (req.method === "POST" && READ_ONLY_POSTS.some((re) => re.test(req.path))) return next();
   return requireRole("operator")(req, res, next);
 };
 
-const LoginBody = z.strictObject({ username: z.string(), password: z.string() });
+export const LoginBody = z.strictObject({ username: z.string(), password: z.string() });
 
 /** `POST /auth/token`: JSON or form-encoded {username, password} → 201 {access_token}. */
 export function tokenRouter(store: Store, options: TokenOptions): express.Router {
@@ -94,6 +98,10 @@ export function tokenRouter(store: Store, options: TokenOptions): express.Router
     const user = await verifyPassword(store.db, body.username, body.password);
     if (!user) throw new AuthError("Invalid credentials");
     res.status(201).json({ access_token: await signToken(user, options) });
+  });
+  // Airflow's create_token_all_admins, with its all-admins mode off (Updraft has no such mode).
+  router.get("/token", (_req, res) => {
+    res.status(403).json({ detail: "This method is only allowed if ``[core] simple_auth_manager_all_admins`` is True" });
   });
   return router;
 }

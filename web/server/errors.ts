@@ -5,6 +5,7 @@ import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
 import { UpdraftError, ValidationError } from "../../engine/errors.js";
 import { RequestValidationError } from "./validate.js";
+import { isInputDbError } from "../../engine/store/sqlstate.js";
 
 export function badRequest(detail: string): UpdraftError {
   return new UpdraftError(detail, "bad_request", 400);
@@ -55,8 +56,19 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(413).json({ detail: "Request body is too large" });
       return;
     }
+    if (err instanceof URIError && parserError.status === 400) {
+      // A path parameter that is not valid percent-encoding (router's decodeParam).
+      res.status(400).json({ detail: "Malformed percent-encoding in the path" });
+      return;
+    }
     if (parserError?.expose && parserError.status && parserError.status >= 400 && parserError.status < 500) {
       res.status(parserError.status).json({ detail: parserError.message });
+      return;
+    }
+    if (isInputDbError(err)) {
+      // A value the database cannot hold or compare (a NUL byte, a number out of range): bad input.
+      logger.debug({ err, method: req.method, url: req.originalUrl }, "request value refused by the database");
+      res.status(422).json({ detail: [{ type: "value_error", loc: ["request"], msg: "A value in the request cannot be stored or compared (NUL byte, out of range, or too long)", input: null }] });
       return;
     }
     logger.error({ err, method: req.method, url: req.originalUrl }, "request failed");

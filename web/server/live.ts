@@ -59,8 +59,9 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-export async function attachLive(server: http.Server, store: Store, secretKey: string, logger: Logger): Promise<LiveServer> {
-  const io = new Server(server, { serveClient: false, cors: { origin: false } });
+/** `corsOrigins`: the origins UPDRAFT_CORS_ORIGINS allows for the API may open sockets too; none by default. */
+export async function attachLive(server: http.Server, store: Store, secretKey: string, logger: Logger, corsOrigins: string[] = []): Promise<LiveServer> {
+  const io = new Server(server, { serveClient: false, cors: { origin: corsOrigins.length ? corsOrigins : false } });
 
   io.use((socket, next) => {
     const token: unknown = socket.handshake.auth?.token;
@@ -89,6 +90,8 @@ export async function attachLive(server: http.Server, store: Store, secretKey: s
   });
 
   const unlisten = await store.listen(CHANNELS.live, (payload) => {
+    // Empty: the LISTEN connection came back after an outage (db.ts); browsers refetch on reconnect.
+    if (!payload) return;
     let message: { k: string; e: RawEvent[] };
     try {
       message = JSON.parse(payload) as { k: string; e: RawEvent[] };

@@ -21,9 +21,19 @@ const CLOSE_GRACE_MS = 5_000;
 const VERSION = (JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export async function startWebServer(store: Store, config: Config & { secretKey: string }, logger: Logger): Promise<WebServer> {
-  const app = createApp(store, { secretKey: config.secretKey, tokenTtlMs: config.tokenTtlMs, version: VERSION, logger, uiDir: DEFAULT_UI_DIR });
+  const corsOrigins = config.corsOrigins.split(",").map((o) => o.trim()).filter(Boolean);
+  const app = createApp(store, {
+    secretKey: config.secretKey,
+    tokenTtlMs: config.tokenTtlMs,
+    version: VERSION,
+    logger,
+    uiDir: DEFAULT_UI_DIR,
+    loginRateLimitPerMinute: config.loginRateLimit,
+    corsOrigins,
+    metricsToken: config.metricsToken,
+  });
   const server = http.createServer(app);
-  const live = await attachLive(server, store, config.secretKey, logger);
+  const live = await attachLive(server, store, config.secretKey, logger, corsOrigins);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {

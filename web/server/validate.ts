@@ -123,6 +123,14 @@ export const awareDatetime = z.iso.datetime({ offset: true, error: MESSAGES.date
 
 // ---- Building blocks for query strings (values arrive as string | string[]) ----
 
+/**
+ * What a query parameter means to a client (an integer, a boolean…), for the OpenAPI document
+ * (web/server/openapi): its zod schema only sees the raw string, so its JSON Schema would say "string".
+ */
+export function documentedAs<S extends z.ZodType>(openapi: Record<string, unknown>, schema: S): S {
+  return schema.meta({ openapi }) as S;
+}
+
 /** A single-valued parameter given twice takes the last value, as FastAPI does. */
 export function single<S extends z.ZodType>(schema: S) {
   return z.preprocess((v) => (Array.isArray(v) ? v.at(-1) : v), schema);
@@ -131,7 +139,7 @@ export function single<S extends z.ZodType>(schema: S) {
 export const queryString = single(z.string());
 
 export const queryInt = (opts: { min?: number; max?: number } = {}) =>
-  single(
+  documentedAs({ type: "integer", ...(opts.min === undefined ? {} : { minimum: opts.min }), ...(opts.max === undefined ? {} : { maximum: opts.max }) }, single(
     z
       .string()
       .regex(/^[+-]?\d+$/, { error: MESSAGES.int })
@@ -143,9 +151,12 @@ export const queryInt = (opts: { min?: number; max?: number } = {}) =>
           .min(opts.min ?? Number.MIN_SAFE_INTEGER)
           .max(opts.max ?? Number.MAX_SAFE_INTEGER),
       ),
-  );
+  ));
 
-export const queryBool = single(z.stringbool({ truthy: ["true", "1", "yes", "on", "t", "y"], falsy: ["false", "0", "no", "off", "f", "n"], error: MESSAGES.bool }));
+export const queryBool = documentedAs(
+  { type: "boolean" },
+  single(z.stringbool({ truthy: ["true", "1", "yes", "on", "t", "y"], falsy: ["false", "0", "no", "off", "f", "n"], error: MESSAGES.bool })),
+);
 
 /** A repeatable parameter (`?state=a&state=b`). */
 export function queryList<S extends z.ZodType>(item: S) {
@@ -156,14 +167,14 @@ export function queryList<S extends z.ZodType>(item: S) {
  * A date filter. Lenient like Airflow's: a date, or a datetime with or without offset (without
  * one means UTC). A `+` sent unencoded arrives as a space; `… 00:00` is read as `…+00:00`.
  */
-export const queryDatetime = single(
+export const queryDatetime = documentedAs({ type: "string", format: "date-time" }, single(
   z.string().transform((s, ctx) => {
     const date = parseLenientDate(s);
     if (date) return date;
     ctx.issues.push({ code: "custom", message: MESSAGES.queryDatetime, input: s });
     return z.NEVER;
   }),
-);
+));
 
 function parseLenientDate(raw: string): Date | null {
   let s = raw.trim().replace(/ (\d{2}:?\d{2})$/, "+$1");
@@ -178,12 +189,18 @@ function parseLenientDate(raw: string): Date | null {
 export const MAX_PAGE_LIMIT = 100;
 
 export const paginationParams = {
-  limit: queryInt({ min: 0 })
-    .optional()
-    .transform((v) => Math.min(v ?? 50, MAX_PAGE_LIMIT)),
-  offset: queryInt({ min: 0 })
-    .optional()
-    .transform((v) => v ?? 0),
+  limit: documentedAs(
+    { type: "integer", minimum: 0, default: 50, description: `At most ${MAX_PAGE_LIMIT}: a larger limit is cut to it.` },
+    queryInt({ min: 0 })
+      .optional()
+      .transform((v) => Math.min(v ?? 50, MAX_PAGE_LIMIT)),
+  ),
+  offset: documentedAs(
+    { type: "integer", minimum: 0, default: 0 },
+    queryInt({ min: 0 })
+      .optional()
+      .transform((v) => v ?? 0),
+  ),
 };
 
 /** Named path parameters as strings (express types them loosely; the router always sets them). */

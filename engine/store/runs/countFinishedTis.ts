@@ -32,7 +32,8 @@ export async function countFinishedTis(
   finished: number,
   counted?: RunCount,
 ): Promise<"running" | "success" | "failed"> {
-  if (finished <= 0 && !counted) return "running";
+  // Negative: a mapped task's expansion created more TIs than were finished.
+  if (finished === 0 && !counted) return "running";
   let run = counted;
   if (!run) {
     run = (await decrementUnfinishedTis(runPk, finished).execute(tx)).rows[0];

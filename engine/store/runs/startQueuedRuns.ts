@@ -13,6 +13,8 @@ import { getVersion, type LoadedVersion } from "../versions.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
 import { isFinished, type TiState } from "../../semantics/states.js";
 import { heldByPast } from "./dependsOnPast.js";
+import { expandMappedTasks } from "../tasks/expandMappedTasks.js";
+import { settleDownstream } from "../tasks/settleDownstream.js";
 
 interface StartableRun {
   id: number;
@@ -70,7 +72,7 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
     if (run.clear_number > 0 && (await restartClearedRun(tx, dagId, run, version, queues))) continue;
     // Roots, and tasks whose rule needs no upstream to finish (`always`), start at once — unless
     // depends_on_past holds them until the same task of the previous run has succeeded.
-    const startable = tasks.filter((t) => evaluateTriggerRule(t.triggerRule, countUpstreams(t.upstream.map(() => null))) === "ready");
+    const startable = startableTasks(version);
     const held = await heldByPast(tx, dagId, run.id, version, startable.map((t) => t.taskId));
     const rows = tasks.map((t) => {
       const root = startable.includes(t) && !held.has(t.taskId);
@@ -87,6 +89,7 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
         max_tries: t.retries,
         pool: t.pool,
         pool_slots: t.poolSlots,
+        max_active_tis_per_dag: t.maxActiveTisPerDag ?? null,
         queue: t.queue,
         priority_weight: t.effectivePriority,
       };
@@ -97,6 +100,11 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
   for (const q of queues) await notify(CHANNELS.tiQueued, q).execute(tx);
   if (runs.length) await notify(CHANNELS.runChanged, dagId).execute(tx);
   return runs.map((r) => r.id);
+}
+
+/** The tasks whose TIs start with the run: roots, and tasks whose rule needs no upstream to finish (`always`). */
+export function startableTasks(version: LoadedVersion): LoadedVersion["structure"]["tasks"] {
+  return version.structure.tasks.filter((t) => evaluateTriggerRule(t.triggerRule, countUpstreams(t.upstream.map(() => null))) === "ready");
 }
 
 /** Queued runs of the DAG's unpaused backfills, each backfill up to its own max_active_runs. */
@@ -161,6 +169,7 @@ async function restartClearedRun(tx: Transaction<Database>, dagId: string, run: 
           max_tries: t.retries,
           pool: t.pool,
           pool_slots: t.poolSlots,
+          max_active_tis_per_dag: t.maxActiveTisPerDag ?? null,
           queue: t.queue,
           priority_weight: t.effectivePriority,
         })),
@@ -177,7 +186,17 @@ async function restartClearedRun(tx: Transaction<Database>, dagId: string, run: 
   const waiting = [...states].filter(([, s]) => s.includes(null)).map(([taskId]) => version.tasks.get(taskId)!);
   const ready = waiting.filter((t) => evaluateTriggerRule(t.triggerRule, countUpstreams(t.upstream.flatMap((u) => states.get(u) ?? [null]))) === "ready");
   const held = await heldByPast(tx, dagId, run.id, version, ready.map((t) => t.taskId));
-  const queue = ready.filter((t) => !held.has(t.taskId));
+  // A ready mapped task (re-)expands over its source's list instead of being queued as is.
+  const expanding = ready.filter((t) => t.mapSource).map((t) => t.taskId);
+  const expansion = expanding.length ? await expandMappedTasks(tx, run.id, version, expanding) : null;
+  let finishedHere = expansion?.finished ?? 0;
+  for (const q of expansion?.queued ?? []) queues.add(q);
+  if (expansion?.skipped.length) {
+    const settled = await settleDownstream(tx, run.id, version, expansion.skipped);
+    finishedHere += settled.finished;
+    for (const q of settled.queued) queues.add(q);
+  }
+  const queue = ready.filter((t) => !held.has(t.taskId) && !t.mapSource);
   if (queue.length) {
     await tx
       .updateTable("task_instances")
@@ -188,7 +207,7 @@ async function restartClearedRun(tx: Transaction<Database>, dagId: string, run: 
       .execute();
     for (const t of queue) queues.add(t.queue);
   }
-  const unfinished = [...states.values()].flat().filter((s) => !isFinished(s)).length;
+  const unfinished = [...states.values()].flat().filter((s) => !isFinished(s)).length - finishedHere;
   await tx.updateTable("dag_runs").set({ unfinished_tis: unfinished }).where("id", "=", run.id).execute();
   return true;
 }

@@ -1,6 +1,8 @@
-// Claiming queued TIs: one UPDATE over a SKIP LOCKED sub-select, highest priority first (DESIGN §3).
+// Claiming queued TIs: one statement, highest priority first across DAGs, within the pools' slots,
+// the DAGs' maxActiveTasks and the tasks' maxActiveTisPerDag (DESIGN §3, migrations/0006_pools.sql).
 // try_number goes up here, so every attempt has its own number and a stale one can be fenced off.
 import { sql, type Kysely } from "kysely";
+import { PREPARED } from "../db.js";
 import type { Database } from "../schema.js";
 
 /** Everything a worker needs to run a TI without another query. */
@@ -20,6 +22,12 @@ export interface ClaimedTask {
   dataIntervalEnd: Date | null;
   runStartDate: Date | null;
   conf: Record<string, unknown>;
+  /**
+   * The TI names a pool that does not exist (set by claimTasks only; a hand-off never takes such
+   * a TI): the worker fails it without running it.
+   */
+  poolMissing?: boolean;
+  pool?: string;
 }
 
 export interface ClaimInput {
@@ -37,21 +45,14 @@ export const CLAIMED_COLUMNS = sql`ti.id as "tiId", ti.run_pk as "runPk", ti.dag
 
 export async function claimTasks(db: Kysely<Database>, input: ClaimInput): Promise<ClaimedTask[]> {
   if (input.limit <= 0) return [];
-  // The pick is a MATERIALIZED CTE: as an `IN (sub-select … LIMIT)` the planner may run the
-  // sub-select more than once and hand out more rows than LIMIT (seen: 17 claimed for 4 slots).
-  const result = await sql<ClaimedTask>`
-    with picked as materialized (
-      select id from task_instances
-       where state = 'queued' and queue = any(${input.queues})
-       order by priority_weight desc, queued_when
-       limit ${input.limit}
-         for update skip locked)
-    update task_instances ti
-       set state = 'running', try_number = ti.try_number + 1, worker_id = ${input.workerId},
-           hostname = ${input.hostname}, start_date = now(), end_date = null, duration = null,
-           heartbeat_at = now(), updated_at = now()
-      from picked, dag_runs r
-     where ti.id = picked.id and r.id = ti.run_pk and ti.state = 'queued'
-    returning ${CLAIMED_COLUMNS}`.execute(db);
+  // updraft_claim_tasks (migrations/0006_pools.sql) picks under the pool, DAG and task limits,
+  // serialized by an advisory lock, and is still one round trip. The pick inside it is a
+  // MATERIALIZED CTE: as an `IN (sub-select … LIMIT)` the planner may run the sub-select more
+  // than once and hand out more rows than LIMIT (seen: 17 claimed for 4 slots). The run's columns
+  // come from the function too (see there: this statement's snapshot is older than its pick).
+  const result = await sql<ClaimedTask>`${PREPARED}
+    select ${CLAIMED_COLUMNS}, not exists (select 1 from pools p where p.name = ti.pool) as "poolMissing", ti.pool
+      from updraft_claim_tasks(${input.workerId}, ${input.hostname}, ${input.queues}::text[], ${input.limit}::integer) c,
+           lateral (select (c.claimed_ti).*) ti, lateral (select (c.claimed_run).*) r`.execute(db);
   return result.rows;
 }

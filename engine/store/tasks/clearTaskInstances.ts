@@ -15,8 +15,10 @@ import { heldByPast } from "../runs/dependsOnPast.js";
 import type { Database } from "../schema.js";
 import { getVersion, type LoadedVersion } from "../versions.js";
 import { settleDownstream } from "./settleDownstream.js";
+import { expandMappedTasks } from "./expandMappedTasks.js";
 import { FINISHED_TI_STATES, type TiState } from "../../semantics/states.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
+import { notifySlotFreed } from "./slotFreed.js";
 
 export interface ClearSelection {
   dagId: string;
@@ -26,12 +28,23 @@ export interface ClearSelection {
   endDate?: Date | null;
   /** Unset: every task of the DAG. */
   taskIds?: string[] | null;
+  /**
+   * Airflow's `[task_id, map_index]` pairs: for these tasks only the TIs with these map indexes
+   * (a mapped task's one item); their upstream / downstream tasks, when included, are whole.
+   */
+  mapIndexes?: Map<string, number[]> | null;
   /** Only TIs in failed or upstream_failed. */
   onlyFailed: boolean;
   /** Only running TIs (Airflow's only_running). */
   onlyRunning?: boolean;
   includeUpstream: boolean;
   includeDownstream: boolean;
+  /**
+   * Airflow's reset_dag_runs (default true): a finished run goes back to running. False leaves its
+   * state alone, so in a finished run the cleared TIs wait (none) until the run is set running again
+   * (e.g. PATCH the run to queued), as Airflow's scheduler only looks at running runs.
+   */
+  resetDagRuns?: boolean;
 }
 
 /** Task ids plus, transitively, their upstream and/or downstream tasks in this version. */
@@ -77,7 +90,8 @@ export async function tisToClear(tx: Transaction<Database>, sel: ClearSelection)
     // Waiting TIs need no reset; with only_failed, only failed ones are chosen.
     q = sel.onlyFailed ? q.where("state", "in", ["failed", "upstream_failed"]) : q.where("state", "is not", null);
     if (sel.onlyRunning) q = q.where("state", "=", "running");
-    targets.push(...(await q.orderBy("task_id").orderBy("map_index").execute()));
+    const chosen = await q.select("map_index").orderBy("task_id").orderBy("map_index").execute();
+    targets.push(...chosen.filter((t) => !sel.mapIndexes?.has(t.task_id) || sel.mapIndexes.get(t.task_id)!.includes(t.map_index)).map(({ map_index: _m, ...t }) => t));
   }
   return targets;
 }
@@ -88,12 +102,12 @@ export async function clearTaskInstances(tx: Transaction<Database>, sel: ClearSe
   const byRun = new Map<number, ClearTarget[]>();
   for (const t of targets) byRun.set(t.run_pk, [...(byRun.get(t.run_pk) ?? []), t]);
   const cleared: ClearTarget[] = [];
-  for (const [runPk, tis] of byRun) cleared.push(...(await clearInRun(tx, runPk, tis)));
+  for (const [runPk, tis] of byRun) cleared.push(...(await clearInRun(tx, runPk, tis, sel.resetDagRuns ?? true)));
   return cleared;
 }
 
-async function clearInRun(tx: Transaction<Database>, runPk: number, tis: ClearTarget[]): Promise<ClearTarget[]> {
-  const run = await tx.selectFrom("dag_runs").select(["dag_id", "dag_version_id"]).where("id", "=", runPk).executeTakeFirstOrThrow();
+async function clearInRun(tx: Transaction<Database>, runPk: number, tis: ClearTarget[], resetDagRun: boolean): Promise<ClearTarget[]> {
+  const run = await tx.selectFrom("dag_runs").select(["dag_id", "dag_version_id", "state"]).where("id", "=", runPk).executeTakeFirstOrThrow();
   const version = await getVersion(tx, run.dag_version_id);
   const ids = tis.map((t) => t.id);
   // Lock order as the finishing paths: TIs (by id), then their downstream, then the run row last.
@@ -127,8 +141,8 @@ async function clearInRun(tx: Transaction<Database>, runPk: number, tis: ClearTa
     .returning(["id", "task_id"])
     .execute();
   if (reset.length) await tx.deleteFrom("xcom").where("ti_id", "in", reset.map((r) => r.id)).execute();
-  await evaluateWaiting(tx, runPk, version, reset.map((r) => r.task_id));
-  await reviveRun(tx, runPk);
+  if (resetDagRun || run.state === "running") await evaluateWaiting(tx, runPk, version, reset.map((r) => r.task_id));
+  if (resetDagRun) await reviveRun(tx, runPk);
   await recountRun(tx, runPk, version);
   const touched = new Set([...restarting.map((r) => r.id), ...reset.map((r) => r.id)]);
   return tis.filter((t) => touched.has(t.id));
@@ -174,8 +188,16 @@ export async function evaluateWaiting(tx: Transaction<Database>, runPk: number, 
   });
   // depends_on_past holds a ready TI until the previous run's TI of its task succeeded or skipped.
   const held = await heldByPast(tx, version.dagId, runPk, version, waiting.filter((_, i) => decisions[i] === "ready").map((w) => w.task_id));
+  // A ready mapped task (re-)expands over its source's current list rather than being queued as is.
+  const expanding = waiting.filter((w, i) => decisions[i] === "ready" && version.tasks.get(w.task_id)?.mapSource).map((w) => w.task_id);
+  if (expanding.length) {
+    const expansion = await expandMappedTasks(tx, runPk, version, expanding);
+    for (const q of expansion.queued) queues.add(q);
+    settledTasks.push(...expansion.skipped);
+  }
   for (const [i, w] of waiting.entries()) {
     const decision = decisions[i];
+    if (expanding.includes(w.task_id)) continue;
     if (decision === "ready" && !held.has(w.task_id)) {
       await tx.updateTable("task_instances").set({ state: "queued", queued_when: sql`now()`, updated_at: sql`now()` }).where("id", "=", w.id).where("state", "is", null).execute();
       queues.add(w.queue);
@@ -228,8 +250,10 @@ export async function releaseRestartedTask(tx: Transaction<Database>, ti: { tiId
     .where("state", "=", "restarting")
     .where("try_number", "=", ti.tryNumber);
   q = ti.workerId === null ? q.where("worker_id", "is", null) : q.where("worker_id", "=", ti.workerId);
-  const row = await q.returning(["id", "run_pk", "task_id", "dag_version_id"]).executeTakeFirst();
+  const row = await q.returning(["id", "run_pk", "task_id", "dag_version_id", "pool", "dag_id"]).executeTakeFirst();
   if (!row) return false;
+  // Its process has ended: the slot it held (counted while restarting) is free.
+  await notifySlotFreed(tx, { pool: row.pool, dagId: row.dag_id });
   await tx.deleteFrom("xcom").where("ti_id", "=", row.id).execute();
   const version = await getVersion(tx, row.dag_version_id);
   await evaluateWaiting(tx, row.run_pk, version, [row.task_id]);

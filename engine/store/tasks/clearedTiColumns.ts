@@ -16,6 +16,9 @@ export function clearedTiColumns(retries: unknown) {
     duration: null,
     heartbeat_at: null,
     next_retry_at: null,
+    // A sensor's timeout starts over after a clear (migrations/0006_pools.sql).
+    sensor_started_at: null,
+    reschedule_date: null,
     updated_at: sql<Date>`now()`,
   };
 }

@@ -20,6 +20,7 @@ import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
 import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { HAND_OFF_SET, settleDownstream, type Candidate } from "./settleDownstream.js";
+import { notifySlotFreed, notifySlotFreedSql } from "./slotFreed.js";
 import type { TiState } from "../../semantics/states.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
 import type { LoadedVersion } from "../versions.js";
@@ -82,11 +83,21 @@ export function readyOnSuccess(version: LoadedVersion, taskId: string): string[]
   const oneSuccess = countUpstreams(["success"]);
   for (const id of downstream) {
     const task = version.tasks.get(id);
-    if (!task || task.upstream.length !== 1 || task.upstream[0] !== taskId || task.dependsOnPast) return null;
+    // A mapped downstream expands (expandMappedTasks) instead of being queued, and a mapped TI is
+    // not its task's only TI: both take the general path.
+    if (!task || task.upstream.length !== 1 || task.upstream[0] !== taskId || task.dependsOnPast || task.mapSource || version.tasks.get(taskId)!.mapSource) return null;
     if (evaluateTriggerRule(task.triggerRule, oneSuccess) !== "ready") return null;
   }
   return downstream;
 }
+
+/**
+ * The hand-off takes a downstream TI (`c`) into the slot the finished TI (`t`) leaves only when
+ * that raises no occupancy, so it needs no lock (see migrations/0006_pools.sql): same run (so the
+ * same DAG's count), same pool with no more slots, no per-task limit. Anything else is queued and
+ * claimed under the limits.
+ */
+const FITS_FREED_SLOT = sql`c.pool = t.pool and c.pool_slots <= t.pool_slots and c.max_active_tis_per_dag is null`;
 
 export async function finishTask(db: Kysely<Database>, input: FinishInput): Promise<FinishResult> {
   // The worker knows its TI's task and version (cached by id: no query).
@@ -97,94 +108,129 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
   const leaf = own !== undefined && own.downstream.length === 0 && !own.dependsOnPast;
   const skips = input.outcome === "success" && input.skipDownstream?.length ? input.skipDownstream : null;
   const fastDownstream = skips ? null : leaf ? [] : hinted && input.outcome === "success" ? readyOnSuccess(hinted, input.known!.taskId) : null;
-  return db.transaction().execute(async (tx) => {
-    const target = input.outcome === "failed_no_retry" ? "failed" : input.outcome;
-    const xcom = input.xcom && Object.keys(input.xcom).length ? JSON.stringify(input.xcom) : null;
-    const logs = input.logs?.length ? JSON.stringify(input.logs.map((l) => ({ ts: new Date(l.ts).toISOString(), stream: l.stream, level: l.level ?? "info", line: l.line }))) : null;
-    // Only the CTEs that have something to write: each costs planning time even when empty.
-    const finish = sql`t as (
-        update task_instances
-           set state = case when ${target} = 'failed' and ${input.outcome} = 'failed' and try_number <= max_tries
-                            then 'up_for_retry' else ${target} end,
-               next_retry_at = case when ${input.outcome} = 'failed' and try_number <= max_tries
-                                    then now() + make_interval(secs => ${(input.retryDelayMs ?? 0) / 1000}) end,
-               end_date = now(), duration = extract(epoch from now() - start_date), heartbeat_at = null, updated_at = now()
-         where id = ${input.tiId} and state = 'running' and try_number = ${input.tryNumber} and worker_id = ${input.workerId}
-        returning id, run_pk, task_id, map_index, state, try_number, worker_id, hostname, start_date, end_date, duration, dag_version_id
-      ), tries as (
-        insert into task_instance_tries (ti_id, try_number, state, worker_id, hostname, start_date, end_date, duration, error)
-        select id, try_number, state, worker_id, hostname, start_date, end_date, duration, ${input.error ?? null} from t
-        on conflict (ti_id, try_number) do nothing
-      )${
-        xcom
-          ? sql`, x as (
-        insert into xcom (ti_id, key, run_pk, task_id, map_index, value)
-        select t.id, e.key, t.run_pk, t.task_id, t.map_index, e.value from t, jsonb_each(${xcom}::jsonb) e
-        on conflict (ti_id, key) do update set value = excluded.value, created_at = now()
-      )`
-          : sql``
-      }${
-        logs
-          ? sql`, l as (
-        insert into task_logs (ti_id, try_number, ts, stream, level, line)
-        select t.id, t.try_number, r.ts, r.stream, r.level, r.line
-          from t, jsonb_to_recordset(${logs}::jsonb) as r(ts timestamptz, stream text, level text, line text)
-      )`
-          : sql``
-      }`;
+  const target = input.outcome === "failed_no_retry" ? "failed" : input.outcome;
+  const xcom = input.xcom && Object.keys(input.xcom).length ? JSON.stringify(input.xcom) : null;
+  const logs = input.logs?.length ? JSON.stringify(input.logs.map((l) => ({ ts: new Date(l.ts).toISOString(), stream: l.stream, level: l.level ?? "info", line: l.line }))) : null;
+  // Only the CTEs that have something to write: each costs planning time even when empty.
+  // `hinted`: the update also requires the row to be what the worker's hint says (its task and
+  // version, unmapped), so that a statement that commits on its own writes nothing otherwise.
+  const finishCte = (hinted: boolean) => sql`t as (
+      update task_instances
+         set state = case when ${target} = 'failed' and ${input.outcome} = 'failed' and try_number <= max_tries
+                          then 'up_for_retry' else ${target} end,
+             next_retry_at = case when ${input.outcome} = 'failed' and try_number <= max_tries
+                                  then now() + make_interval(secs => ${(input.retryDelayMs ?? 0) / 1000}) end,
+             end_date = now(), duration = extract(epoch from now() - start_date), heartbeat_at = null, updated_at = now()
+       where id = ${input.tiId} and state = 'running' and try_number = ${input.tryNumber} and worker_id = ${input.workerId}${
+             hinted ? sql` and task_id = ${input.known!.taskId} and dag_version_id = ${input.known!.versionId} and map_index = -1` : sql``}
+      returning id, run_pk, task_id, map_index, state, try_number, worker_id, hostname, start_date, end_date, duration, dag_version_id, pool, pool_slots, dag_id
+    ), tries as (
+      insert into task_instance_tries (ti_id, try_number, state, worker_id, hostname, start_date, end_date, duration, error)
+      select id, try_number, state, worker_id, hostname, start_date, end_date, duration, ${input.error ?? null} from t
+      on conflict (ti_id, try_number) do nothing
+    )${
+      xcom
+        ? sql`, x as (
+      insert into xcom (ti_id, key, run_pk, task_id, map_index, value)
+      select t.id, e.key, t.run_pk, t.task_id, t.map_index, e.value from t, jsonb_each(${xcom}::jsonb) e
+      on conflict (ti_id, key) do update set value = excluded.value, created_at = now()
+    )`
+        : sql``
+    }${
+      logs
+        ? sql`, l as (
+      insert into task_logs (ti_id, try_number, ts, stream, level, line)
+      select t.id, t.try_number, r.ts, r.stream, r.level, r.line
+        from t, jsonb_to_recordset(${logs}::jsonb) as r(ts timestamptz, stream text, level text, line text)
+    )`
+        : sql``
+    }`;
 
-    type Row = { id: string; run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string };
-    if (fastDownstream) {
-      // One statement. `ok` holds the run only if the row is what the plan assumed (this task and
-      // version; for a leaf, not up for retry; otherwise unmapped — so its task's only TI — and
-      // now in success); if not, nothing below writes, and the general path takes over. The
-      // run's count comes last (its WHERE reads the claims first), so the run row is locked after
-      // the TIs, as on the general path. The updates join the few locked rows (nested loop,
-      // primary key): an `in (select …)` semi-join was planned as a sequential scan of
-      // task_instances on PGlite, which keeps no statistics. `notified` is selected so that the
-      // NOTIFYs for queued TIs run (delivered at commit, like the general path's).
-      const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
-      const rows = (
-        await sql<Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null } & Partial<ClaimedTask>>`${PREPARED}
-      with ${finish}, ok as (
-        select run_pk from t
-         where t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
-           and ${leaf ? sql`t.state <> 'up_for_retry'` : sql`t.map_index = -1 and t.state = 'success'`}
-      )${
-        leaf
-          ? sql``
-          : sql`, c as (
-        select d.id, d.state, d.queue from task_instances d, ok
-         where d.run_pk = ok.run_pk and d.task_id = any(${fastDownstream}::text[]) and d.map_index = -1
-         order by d.id
-           for update of d
-      ), mine as (
-        select id from c where state is null${claim ? sql` and queue = any(${claim.queues}::text[])` : sql` and false`} order by id limit ${claim?.limit ?? 0}
-      ), claimed as (
-        update task_instances ti set ${HAND_OFF_SET(claim ?? { workerId: "", hostname: "" })}
-          from mine m, dag_runs r
-         where ti.id = m.id and r.id = ti.run_pk and ti.state is null
-        returning ${CLAIMED_COLUMNS}
-      ), queued as (
-        update task_instances q set state = 'queued', queued_when = now(), updated_at = now()
-          from c
-         where q.id = c.id and c.state is null and c.id not in (select id from mine) and q.state is null
-        returning q.queue
-      )`
-      }, run as (
-        update dag_runs set unfinished_tis = unfinished_tis - 1, updated_at = now()
-         where ${leaf ? sql`` : sql`(select count(*) from claimed) + (select count(*) from queued) >= 0 and `}id = (select run_pk from ok)
-        returning unfinished_tis, dag_id, state
-      )
-      select t.id, t.run_pk, t.task_id, t.map_index, t.state, t.dag_version_id, exists (select 1 from ok) as fast,
-             ${leaf ? sql`` : sql`(select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select distinct queue from queued) q) as notified, `}r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState"${leaf ? sql`` : sql`, cl.*`}
-        from t left join run r on true${leaf ? sql`` : sql` left join claimed cl on true`}`.execute(tx)
-      ).rows;
+  type Row = { id: string; run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string; pool: string; pool_slots: number; dag_id: string };
+  type FastRow = Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null } & Partial<ClaimedTask>;
+    // One statement. `ok` holds the run only if the row is what the plan assumed (this task and
+    // version; for a leaf, not up for retry; otherwise unmapped — so its task's only TI — and
+    // now in success); if not, nothing below writes, and the general path takes over. The
+    // run's count comes last (its WHERE reads the claims first), so the run row is locked after
+    // the TIs, as on the general path. The updates join the few locked rows (nested loop,
+    // primary key): an `in (select …)` semi-join was planned as a sequential scan of
+    // task_instances on PGlite, which keeps no statistics. `notified` is selected so that the
+    // NOTIFYs for queued TIs run (delivered at commit, like the general path's).
+  const fastStatement = async (executor: Kysely<Database>, finish: ReturnType<typeof finishCte>, fastDownstream: string[]): Promise<FastRow[]> => {
+    const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
+    return (
+      await sql<FastRow>`${PREPARED}
+    with ${finish}, ok as (
+      select run_pk from t
+       where t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
+         and ${leaf ? sql`t.state <> 'up_for_retry'` : sql`t.map_index = -1 and t.state = 'success'`}
+    )${
+      leaf
+        ? sql``
+        : sql`, c as (
+      select d.id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d, ok
+       where d.run_pk = ok.run_pk and d.task_id = any(${fastDownstream}::text[]) and d.map_index = -1
+       order by d.id
+         for update of d
+    ), mine as (
+      select c.id from c, t where c.state is null${claim ? sql` and c.queue = any(${claim.queues}::text[]) and ${FITS_FREED_SLOT}` : sql` and false`} order by c.id limit ${Math.min(claim?.limit ?? 0, 1)}
+    ), claimed as (
+      update task_instances ti set ${HAND_OFF_SET(claim ?? { workerId: "", hostname: "" })}
+        from mine m, dag_runs r
+       where ti.id = m.id and r.id = ti.run_pk and ti.state is null
+      returning ${CLAIMED_COLUMNS}
+    ), queued as (
+      update task_instances q set state = 'queued', queued_when = now(), updated_at = now()
+        from c
+       where q.id = c.id and c.state is null and c.id not in (select id from mine) and q.state is null
+      returning q.queue
+    )`
+    }, run as (
+      update dag_runs set unfinished_tis = unfinished_tis - 1, updated_at = now()
+       where ${leaf ? sql`` : sql`(select count(*) from claimed) + (select count(*) from queued) >= 0 and `}id = (select run_pk from ok)
+      returning unfinished_tis, dag_id, state
+    )
+    select t.id, t.run_pk, t.task_id, t.map_index, t.state, t.dag_version_id, t.pool, t.pool_slots, t.dag_id, exists (select 1 from ok) as fast,
+           ${leaf ? sql`` : sql`(select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select distinct queue from queued) q) as notified, `}case when exists (select 1 from ok)${leaf ? sql`` : sql` and not exists (select 1 from claimed)`} then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed, r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState"${leaf ? sql`` : sql`, cl.*`}
+      from t left join run r on true${leaf ? sql`` : sql` left join claimed cl on true`}`.execute(executor)
+    ).rows;
+  };
+  const claimedOf = (rows: FastRow[]): ClaimedTask[] =>
+    rows.filter((r) => r.tiId != null).map(({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) => ({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) as ClaimedTask);
+
+  if (fastDownstream?.length) {
+    // A hand-off (a success with downstream tasks) cannot end the run — its downstream TIs are
+    // still to run — so its one statement commits on its own: no BEGIN and COMMIT round trips.
+    // Its TI update also checks the hint, so that on any mismatch it writes nothing at all.
+    const rows = await fastStatement(db, finishCte(true), fastDownstream);
+    const ti = rows[0];
+    if (ti?.fast) {
+      if (ti.runDagId === null) throw new Error(`DAG run ${ti.run_pk} not found while counting its finished TIs`);
+      const run: RunCount = { unfinished_tis: ti.runUnfinishedTis!, dag_id: ti.runDagId, state: ti.runState! };
+      // Unless those downstream TIs had already been finished by hand (marked): then the run's end
+      // is decided now, in a transaction of its own (endCountedRuns repairs it if we die between).
+      const runState =
+        run.unfinished_tis > 0 || run.state !== "running"
+          ? run.state === "queued" ? "running" : run.state
+          : await db.transaction().execute((tx) => countFinishedTis(tx, ti.run_pk, hinted!, 1, run));
+      return { accepted: true, state: ti.state, runState, claimed: claimedOf(rows) };
+    }
+    // Written but not settled: cannot happen (the update checks what `ok` checks), but if it does,
+    // the row is settled as the general path would.
+    if (ti) return db.transaction().execute((tx) => settle(tx, ti, input, hinted));
+    // Nothing was written (a lost lease, or a row unlike the hint): the general path decides.
+  }
+
+  return db.transaction().execute(async (tx) => {
+    const finish = finishCte(false);
+    if (leaf && fastDownstream) {
+      // A leaf: the same statement, in the transaction, since it may end the run.
+      const rows = await fastStatement(tx, finish, fastDownstream);
       const ti = rows[0];
       if (!ti) return { accepted: false, state: null, runState: "running", claimed: [] };
       if (ti.fast) {
         if (ti.runDagId === null) throw new Error(`DAG run ${ti.run_pk} not found while counting its finished TIs`);
-        const claimed = rows.filter((r) => r.tiId != null).map(({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) => ({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) as ClaimedTask);
+        const claimed = claimedOf(rows);
         const run: RunCount = { unfinished_tis: ti.runUnfinishedTis!, dag_id: ti.runDagId, state: ti.runState! };
         const runState = await countFinishedTis(tx, ti.run_pk, hinted!, 1, run);
         return { accepted: true, state: ti.state, runState, claimed };
@@ -196,13 +242,14 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     // order, as settleDownstream would) unless the attempt goes up for retry.
     const downstream = (hinted && hinted.tasks.get(input.known!.taskId)?.downstream) || [];
     // Skipping rewrites some of the downstream rows first: settleDownstream then locks them itself.
-    const lock = downstream.length > 0 && !skips;
+    // So does a mapped downstream: its waiting TIs are not only the map_index -1 one locked below.
+    const lock = downstream.length > 0 && !skips && !downstream.some((id) => hinted!.tasks.get(id)?.mapSource);
     const ti = (
       await sql<Row & { candidates?: Candidate[] }>`
       with ${finish}${
         lock
           ? sql`, c as (
-        select d.id, d.task_id, d.state, d.queue from task_instances d, t
+        select d.id, d.task_id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d, t
          where d.run_pk = t.run_pk and d.task_id = any(${downstream}::text[]) and d.map_index = -1 and t.state <> 'up_for_retry'
            and t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
          order by d.id
@@ -210,7 +257,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       )`
           : sql``
       }
-      select id, run_pk, task_id, map_index, state, dag_version_id${lock ? sql`, (select coalesce(json_agg(c order by c.id), '[]'::json) from c) as candidates` : sql``} from t`.execute(tx)
+      select id, run_pk, task_id, map_index, state, dag_version_id, pool, pool_slots, dag_id${lock ? sql`, (select coalesce(json_agg(c order by c.id), '[]'::json) from c) as candidates` : sql``} from t`.execute(tx)
     ).rows[0];
     if (!ti) return { accepted: false, state: null, runState: "running", claimed: [] };
     const matches = lock && ti.task_id === input.known!.taskId && ti.dag_version_id === input.known!.versionId;
@@ -221,13 +268,14 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
 /** The general path, once the TI's row is written. */
 async function settle(
   tx: Transaction<Database>,
-  ti: { run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string },
+  ti: { run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string; pool: string; pool_slots: number; dag_id: string },
   input: FinishInput,
   hinted: LoadedVersion | null,
   lockedCandidates?: Candidate[],
 ): Promise<FinishResult> {
   if (ti.state === "up_for_retry") {
     await notify(CHANNELS.retryScheduled, "").execute(tx);
+    await notifySlotFreed(tx, { pool: ti.pool, dagId: ti.dag_id });
     return { accepted: true, state: ti.state, runState: "running", claimed: [] };
   }
   const version = hinted && hinted.id === ti.dag_version_id ? hinted : await getVersion(tx, ti.dag_version_id);
@@ -240,7 +288,10 @@ async function settle(
     lockedCandidates,
     knownStates: known.size ? known : undefined,
     countFinished: 1 + skipped.length,
+    freedSlot: { pool: ti.pool, poolSlots: ti.pool_slots },
   });
+  // No downstream took the slot this TI left: wake a worker for what the limits held back.
+  if (!settled.claimed.length) await notifySlotFreed(tx, { pool: ti.pool, dagId: ti.dag_id });
   for (const queue of settled.queued) await notify(CHANNELS.tiQueued, queue).execute(tx);
   const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + skipped.length + settled.finished, settled.run);
   return { accepted: true, state: ti.state, runState, claimed: settled.claimed };

@@ -10,6 +10,7 @@ import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
 import { recountRun } from "./clearTaskInstances.js";
 import { settleDownstream } from "./settleDownstream.js";
+import { notifySlotFreed } from "./slotFreed.js";
 
 export interface MarkInput {
   runPk: number;
@@ -24,7 +25,7 @@ export interface MarkInput {
 export async function markTaskInstance(tx: Transaction<Database>, input: MarkInput): Promise<string | null> {
   const ti = await tx
     .selectFrom("task_instances")
-    .select(["id", "state", "dag_version_id"])
+    .select(["id", "state", "dag_version_id", "pool", "dag_id"])
     .where("run_pk", "=", input.runPk)
     .where("task_id", "=", input.taskId)
     .where("map_index", "=", input.mapIndex)
@@ -51,6 +52,8 @@ export async function markTaskInstance(tx: Transaction<Database>, input: MarkInp
   const version = await getVersion(tx, ti.dag_version_id);
   const settled = await settleDownstream(tx, input.runPk, version, [input.taskId]);
   for (const q of settled.queued) await notify(CHANNELS.tiQueued, q).execute(tx);
+  // Marking a running TI frees its slot (its worker's late result is fenced off).
+  if (ti.state === "running" || ti.state === "restarting") await notifySlotFreed(tx, { pool: ti.pool, dagId: ti.dag_id });
   // A finished run is decided again from its leaves (and runs again if downstream got queued).
   await tx
     .updateTable("dag_runs")

@@ -13,6 +13,7 @@ import { decrementUnfinishedTis, type RunCount } from "../runs/countFinishedTis.
 import { heldByPast, releaseNextRuns } from "../runs/dependsOnPast.js";
 import type { Database } from "../schema.js";
 import type { LoadedVersion } from "../versions.js";
+import { expandMappedTasks } from "./expandMappedTasks.js";
 import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 
 /** A downstream TI, locked (FOR UPDATE) by this transaction before its upstreams are read. */
@@ -21,6 +22,9 @@ export interface Candidate {
   task_id: string;
   state: string | null;
   queue: string;
+  pool: string;
+  pool_slots: number;
+  max_active_tis_per_dag: number | null;
 }
 
 /** A waiting TI handed straight to the worker that made it ready: no queued stop (DESIGN §3). */
@@ -45,6 +49,12 @@ export interface SettleOptions {
    * the result is in `SettleResult.run`.
    */
   countFinished?: number;
+  /**
+   * The pool and slots of the TI whose end freed the worker's slot. A hand-off (`claim`) takes at
+   * most one ready TI, and only one that fits this freed slot without raising any limit's
+   * occupancy (same pool, no more slots, no per-task limit: see FITS_FREED_SLOT in finishTask.ts).
+   */
+  freedSlot?: { pool: string; poolSlots: number };
 }
 
 export interface SettleResult {
@@ -76,16 +86,18 @@ export async function settleDownstream(
   while (frontier.length) {
     const downstream = [...new Set(frontier.flatMap((id) => version.tasks.get(id)?.downstream ?? []))];
     if (!downstream.length) break;
+    // A mapped task's candidates: its placeholder, or, once expanded and cleared, its waiting TIs.
+    const mapped = downstream.filter((id) => version.tasks.get(id)?.mapSource);
     // Lock the candidates first, then read their upstreams in a new statement: a concurrent finisher
     // of a sibling upstream waits on this lock and then sees our commit, so no fan-in is missed.
     const candidates: Candidate[] =
       prelocked ??
       (await tx
         .selectFrom("task_instances")
-        .select(["id", "task_id", "state", "queue"])
+        .select(["id", "task_id", "state", "queue", "pool", "pool_slots", "max_active_tis_per_dag"])
         .where("run_pk", "=", runPk)
         .where("task_id", "in", downstream)
-        .where("map_index", "=", -1)
+        .where((eb) => (mapped.length ? eb.or([eb("map_index", "=", -1), eb.and([eb("task_id", "in", mapped), eb("state", "is", null)])]) : eb("map_index", "=", -1)))
         .orderBy("id")
         .forUpdate()
         .execute());
@@ -100,16 +112,18 @@ export async function settleDownstream(
       return !s;
     });
     if (unknown.length) {
+      // Counted per state: a mapped upstream has one TI per item, and each finisher reads them all.
       const upstreamRows = await tx
         .selectFrom("task_instances")
-        .select(["task_id", "state"])
+        .select(["task_id", "state", sql<number>`count(*)::int`.as("n")])
         .where("run_pk", "=", runPk)
         .where("task_id", "in", unknown)
+        .groupBy(["task_id", "state"])
         .execute();
-      for (const r of upstreamRows) states.set(r.task_id, [...(states.get(r.task_id) ?? []), r.state as TiState]);
+      for (const r of upstreamRows) states.set(r.task_id, [...(states.get(r.task_id) ?? []), ...Array<TiState>(Number(r.n)).fill(r.state as TiState)]);
     }
 
-    const ready: typeof waiting = [];
+    let ready: typeof waiting = [];
     const settled: { id: string; taskId: string; state: "skipped" | "upstream_failed" }[] = [];
     for (const c of waiting) {
       const task = version.tasks.get(c.task_id)!;
@@ -122,12 +136,22 @@ export async function settleDownstream(
       const held = await heldByPast(tx, version.dagId, runPk, version, ready.map((c) => c.task_id));
       for (let i = ready.length - 1; i >= 0; i--) if (held.has(ready[i]!.task_id)) ready.splice(i, 1);
     }
-    const mine = claim ? ready.filter((c) => claim.queues.includes(c.queue)).slice(0, claimable) : [];
+    const freed = options.freedSlot;
+    const fits = (c: Candidate) => freed !== undefined && c.pool === freed.pool && c.pool_slots <= freed.poolSlots && c.max_active_tis_per_dag === null;
+    // A ready mapped task expands (its TIs queued) instead of being queued or handed off itself.
+    const expanding = ready.filter((c) => version.tasks.get(c.task_id)!.mapSource);
+    const expansion = expanding.length ? await expandMappedTasks(tx, runPk, version, expanding.map((c) => c.task_id)) : null;
+    if (expansion) {
+      ready = ready.filter((c) => !expanding.includes(c));
+      result.finished += expansion.finished;
+      for (const q of expansion.queued) result.queued.add(q);
+    }
+    const mine = claim ? ready.filter((c) => claim.queues.includes(c.queue) && fits(c)).slice(0, Math.min(claimable, 1)) : [];
     const others = ready.filter((c) => !mine.includes(c));
     claimable -= mine.length;
     result.finished += settled.length;
     // Nothing settled means no further round: the run's count goes into this round's statement.
-    const countRun = options.countFinished !== undefined && settled.length === 0;
+    const countRun = options.countFinished !== undefined && settled.length === 0 && !expansion?.skipped.length;
 
     // Every decision of this round in one statement. The rows are locked by us and disjoint, so
     // each `state is null` guard holds; the CTEs all run to completion whether read or not.
@@ -171,7 +195,8 @@ export async function settleDownstream(
       if (countRun && !result.run) throw new Error(`DAG run ${runPk} not found while counting its finished TIs`);
     }
     for (const s of settled) known.set(s.taskId, [s.state]);
-    frontier = settled.map((s) => s.taskId);
+    for (const id of expansion?.skipped ?? []) known.set(id, ["skipped"]);
+    frontier = [...settled.map((s) => s.taskId), ...(expansion?.skipped ?? [])];
   }
   return result;
 }

@@ -14,7 +14,7 @@ import { iso } from "../serializers.js";
 import { awareDatetime, paginationParams, parse, pathParams, queryInt, queryString } from "../validate.js";
 import { assertDagExists } from "./dags.js";
 
-const BackfillPostBody = z.strictObject({
+export const BackfillPostBody = z.strictObject({
   dag_id: z.string().min(1),
   from_date: awareDatetime,
   to_date: awareDatetime,
@@ -24,7 +24,7 @@ const BackfillPostBody = z.strictObject({
   max_active_runs: z.number().int().min(1).optional().default(10),
 });
 
-const ListQuery = z.object({ ...paginationParams, dag_id: queryString, order_by: orderByParam });
+export const ListQuery = z.object({ ...paginationParams, dag_id: queryString, order_by: orderByParam });
 const IdPath = z.object({ backfill_id: queryInt({ min: 0 }) });
 
 const BACKFILL_ORDER: Record<string, string> = { id: "id", dag_id: "dag_id", from_date: "from_date", to_date: "to_date", created_at: "created_at", completed_at: "completed_at" };

@@ -27,7 +27,7 @@ export const runNotFound = (dagId: string, runId: string) =>
 /** Airflow's default [scheduler] allowed_run_id_pattern. */
 const RUN_ID_PATTERN = /^[A-Za-z0-9_.~:+-]+$/;
 
-const TriggerDAGRunPostBody = z
+export const TriggerDAGRunPostBody = z
   .strictObject({
     dag_run_id: z
       .string()
@@ -56,7 +56,7 @@ const TriggerDAGRunPostBody = z
 
 const RUN_RANGE_FIELDS = ["logical_date", "run_after", "start_date", "end_date", "updated_at"] as const;
 
-const RunsQuery = z.object({
+export const RunsQuery = z.object({
   ...paginationParams,
   ...rangeParams(RUN_RANGE_FIELDS),
   state: queryList(z.enum(RUN_STATES)).optional(),
@@ -66,7 +66,7 @@ const RunsQuery = z.object({
   order_by: orderByParam,
 });
 
-const RUN_ORDER: Record<string, string> = {
+export const RUN_ORDER: Record<string, string> = {
   id: "r.id",
   state: "r.state",
   dag_id: "r.dag_id",
@@ -80,7 +80,7 @@ const RUN_ORDER: Record<string, string> = {
   run_type: "r.run_type",
 };
 
-function selectRuns(db: Kysely<Database>) {
+export function selectRuns(db: Kysely<Database>) {
   return db
     .selectFrom("dag_runs as r")
     .innerJoin("dag_versions as v", "v.id", "r.dag_version_id")
@@ -193,12 +193,12 @@ export function dagRunsRouter(store: Store): express.Router {
   return router;
 }
 
-const DAGRunPatchBody = z.strictObject({
+export const DAGRunPatchBody = z.strictObject({
   state: z.enum(["queued", "success", "failed"]).nullable().optional(),
   note: z.string().max(1000).nullable().optional(),
 });
-const PatchQuery = z.object({ update_mask: queryList(z.string()).optional() });
-const DAGRunClearBody = z.strictObject({
+export const PatchQuery = z.object({ update_mask: queryList(z.string()).optional() });
+export const DAGRunClearBody = z.strictObject({
   dry_run: z.boolean().optional().default(true),
   only_failed: z.boolean().optional().default(false),
   run_on_latest_version: z.boolean().optional().default(false),

@@ -12,7 +12,7 @@ import { assertDagExists } from "./dags.js";
 import { WILDCARD } from "./dagRuns.js";
 import { UpdraftError } from "../../../engine/errors.js";
 
-const VersionsQuery = z.object({
+export const VersionsQuery = z.object({
   ...paginationParams,
   version_number: queryInt({ min: 0 }).optional(),
   bundle_name: queryString.optional(),
@@ -21,7 +21,7 @@ const VersionsQuery = z.object({
 });
 const VERSION_ORDER: Record<string, string> = { id: "v.id", version_number: "v.version_number", bundle_name: "v.dag_id", bundle_version: "v.bundle_version", created_at: "v.created_at", dag_id: "v.dag_id" };
 const VersionPath = z.object({ version_number: queryInt({ min: 0 }) });
-const SourceQuery = z.object({ version_number: queryInt({ min: 0 }).optional() });
+export const SourceQuery = z.object({ version_number: queryInt({ min: 0 }).optional() });
 
 export function dagVersionsRouter(store: Store): express.Router {
   const router = express.Router();

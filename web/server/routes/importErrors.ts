@@ -8,7 +8,7 @@ import { orderByParam, orderClauses, orderSql } from "../query.js";
 import { importErrorResponse } from "../serializers.js";
 import { paginationParams, parse, queryInt } from "../validate.js";
 
-const ImportErrorsQuery = z.object({ ...paginationParams, order_by: orderByParam });
+export const ImportErrorsQuery = z.object({ ...paginationParams, order_by: orderByParam });
 const ImportErrorPath = z.object({ import_error_id: queryInt() });
 
 const IMPORT_ERROR_ORDER: Record<string, string> = {

@@ -5,7 +5,7 @@
 // Writes need the operator role (writesNeedOperator in app.ts); bad input changes nothing.
 import express from "express";
 import { z } from "zod";
-import { NotFoundError } from "../../../engine/errors.js";
+import { NotFoundError, UpdraftError } from "../../../engine/errors.js";
 import type { Store } from "../../../engine/store/db.js";
 import { clearTaskInstances, expandTasks, tisToClear, type ClearSelection } from "../../../engine/store/tasks/clearTaskInstances.js";
 import { markTaskInstance } from "../../../engine/store/tasks/markTaskInstance.js";
@@ -16,37 +16,36 @@ import { assertDagExists } from "./dags.js";
 import { getRun } from "./dagRuns.js";
 import { getTaskInstance, selectTaskInstances, tiNotFound } from "./taskInstances.js";
 
-// Past and future runs are not cleared or marked yet: refused rather than silently ignored.
-const notYet = (field: string) => z.boolean().optional().default(false).refine((v) => !v, `${field} is not supported yet: only the chosen runs are changed`);
-
-const ClearTaskInstancesBody = z.strictObject({
+export const ClearTaskInstancesBody = z.strictObject({
   dry_run: z.boolean().optional().default(true),
   start_date: awareDatetime.nullable().optional(),
   end_date: awareDatetime.nullable().optional(),
   only_failed: z.boolean().optional().default(true),
   only_running: z.boolean().optional().default(false),
   reset_dag_runs: z.boolean().optional().default(true),
-  // Airflow also takes [task_id, map_index] pairs; the map index is ignored until mapping exists.
+  // Airflow also takes [task_id, map_index] pairs: only that mapped TI of the task (d.map).
   task_ids: z.array(z.union([z.string(), z.tuple([z.string(), z.number().int()])])).nullable().optional(),
   dag_run_id: z.string().nullable().optional(),
   include_upstream: z.boolean().optional().default(false),
   include_downstream: z.boolean().optional().default(false),
-  include_future: notYet("include_future"),
-  include_past: notYet("include_past"),
+  // As Airflow: the same tasks in the DAG's later / earlier runs by logical date (see clearRange).
+  include_future: z.boolean().optional().default(false),
+  include_past: z.boolean().optional().default(false),
   run_on_latest_version: z.boolean().optional().default(false),
 });
 
-const PatchTaskInstanceBody = z.strictObject({
+export const PatchTaskInstanceBody = z.strictObject({
   // Airflow accepts only these two for a TI (anything else: 422).
   new_state: z.enum(["success", "failed"]).nullable().optional(),
   note: z.string().max(1000).nullable().optional(),
   include_upstream: z.boolean().optional().default(false),
   include_downstream: z.boolean().optional().default(false),
-  include_future: notYet("include_future"),
-  include_past: notYet("include_past"),
+  // As Airflow's set_state: the same tasks in earlier / later runs by logical date too.
+  include_future: z.boolean().optional().default(false),
+  include_past: z.boolean().optional().default(false),
 });
-const PatchQuery = z.object({ update_mask: queryList(z.string()).optional(), map_index: queryInt().optional() });
-const TriesQuery = z.object({ map_index: queryInt().optional() });
+export const PatchQuery = z.object({ update_mask: queryList(z.string()).optional(), map_index: queryInt().optional() });
+export const TriesQuery = z.object({ map_index: queryInt().optional() });
 const MapIndexPath = z.object({ map_index: queryInt() });
 
 export function taskInstanceActionsRouter(store: Store): express.Router {
@@ -105,19 +104,24 @@ export function taskInstanceActionsRouter(store: Store): express.Router {
     const { dag_id: dagId } = pathParams(req.params, "dag_id");
     const body = parse(ClearTaskInstancesBody, req.body ?? {}, "body");
     await assertDagExists(store.db, dagId);
-    if (body.dag_run_id) await getRun(store.db, dagId, body.dag_run_id);
-    const taskIds = body.task_ids?.map((t) => (typeof t === "string" ? t : t[0])) ?? null;
+    const run = body.dag_run_id ? await getRun(store.db, dagId, body.dag_run_id) : null;
+    const range = clearRange(run, body);
+    const taskIds = body.task_ids ? [...new Set(body.task_ids.map((t) => (typeof t === "string" ? t : t[0])))] : null;
+    // A task named by itself is cleared whole; one named only in pairs, at those map indexes.
+    const whole = new Set(body.task_ids?.filter((t) => typeof t === "string"));
+    const mapIndexes = new Map<string, number[]>();
+    for (const t of body.task_ids ?? []) if (typeof t !== "string" && !whole.has(t[0])) mapIndexes.set(t[0], [...(mapIndexes.get(t[0]) ?? []), t[1]]);
     if (taskIds?.length) await assertTasksExist(store, dagId, taskIds);
     const selection: ClearSelection = {
       dagId,
-      runId: body.dag_run_id,
-      startDate: body.start_date,
-      endDate: body.end_date,
+      ...range,
       taskIds,
+      mapIndexes,
       onlyFailed: body.only_failed,
       onlyRunning: body.only_running,
       includeUpstream: body.include_upstream,
       includeDownstream: body.include_downstream,
+      resetDagRuns: body.reset_dag_runs,
     };
     const targets = await store.db.transaction().execute((tx) => (body.dry_run ? tisToClear(tx, selection) : clearTaskInstances(tx, selection)));
     const rows = targets.length
@@ -158,6 +162,21 @@ export function taskInstanceActionsRouter(store: Store): express.Router {
         const otherId = await markTaskInstance(tx, { runPk: run.id, taskId: other, mapIndex: -1, newState });
         if (otherId) marked.push(otherId);
       }
+      // include_past / include_future: the same TIs in the DAG's earlier / later runs by logical
+      // date (Airflow's get_run_ids; a run without a logical date is alone). A run without the
+      // task (another version) has nothing to mark.
+      if (newState && (body.include_past || body.include_future) && run.logical_date !== null) {
+        const at = new Date(run.logical_date);
+        let runs = tx.selectFrom("dag_runs").select("id").where("dag_id", "=", dagId).where("id", "!=", run.id).where("logical_date", "is not", null);
+        if (!body.include_past) runs = runs.where("logical_date", ">=", at);
+        if (!body.include_future) runs = runs.where("logical_date", "<=", at);
+        for (const r of await runs.orderBy("logical_date").orderBy("id").execute()) {
+          for (const [t, m] of [[taskId, mapIndex] as const, ...others.map((o) => [o, -1] as const)]) {
+            const otherId = await markTaskInstance(tx, { runPk: r.id, taskId: t, mapIndex: m, newState });
+            if (otherId) marked.push(otherId);
+          }
+        }
+      }
       return marked;
     });
     const rows = await selectTaskInstances(store.db).where("ti.id", "in", ids).orderBy("ti.task_id").orderBy("ti.map_index").execute();
@@ -167,6 +186,30 @@ export function taskInstanceActionsRouter(store: Store): express.Router {
   router.patch(`${base}/:map_index`, (req, res) => patch(req, res, parse(MapIndexPath, req.params, "path").map_index));
 
   return router;
+}
+
+/**
+ * Which runs a clear reaches, as Airflow's post_clear_task_instances decides it: a dag_run_id alone
+ * means that run (the body's dates are then unused); include_past / include_future widen it to
+ * every run whose logical date is at or before / at or after that run's (so a run without a logical
+ * date cannot use them: 400). Without a dag_run_id they drop the lower / upper end of the body's
+ * start_date..end_date range.
+ */
+export function clearRange(
+  run: { run_id: string; logical_date: Date | string | null } | null,
+  body: { start_date?: Date | null; end_date?: Date | null; include_past: boolean; include_future: boolean },
+): { runId: string | null; startDate: Date | null; endDate: Date | null } {
+  const { include_past: past, include_future: future } = body;
+  if (run && !past && !future) return { runId: run.run_id, startDate: null, endDate: null };
+  if (run && run.logical_date === null) {
+    throw new UpdraftError("Cannot use include_past or include_future with no logical_date (e.g. manually or asset-triggered).", "bad_request", 400);
+  }
+  const at = run ? new Date(run.logical_date!) : null;
+  return {
+    runId: null,
+    startDate: past ? null : (at ?? body.start_date ?? null),
+    endDate: future ? null : (at ?? body.end_date ?? null),
+  };
 }
 
 /** Unknown task ids → 404, as Airflow; checked against the DAG's latest version. */

@@ -12,6 +12,7 @@ import { listUsers } from "../../../engine/store/users/listUsers.js";
 import { requireRole } from "../auth.js";
 import { iso } from "../serializers.js";
 import { parse, pathParams, queryInt, queryList } from "../validate.js";
+import { WORKER_ALIVE_MS, waitingReason } from "../waitingReason.js";
 import { dagNotFound } from "./dags.js";
 import { getRun } from "./dagRuns.js";
 
@@ -44,8 +45,7 @@ const SummaryQuery = z.object({ dag_ids: queryList(z.string().max(250)).optional
 const RECENT_RUNS = 10;
 const StructureQuery = z.object({ version_number: queryInt({ min: 1 }).optional() });
 
-/** A worker whose heartbeat is older than this is shown as not alive. */
-const WORKER_ALIVE_MS = 30_000;
+const WaitingQuery = z.object({ map_index: queryInt({ min: -1 }).optional().transform((v) => v ?? -1) });
 
 async function structureOf(db: Kysely<Database>, dagId: string, versionNumber?: number) {
   let q = db
@@ -58,6 +58,9 @@ async function structureOf(db: Kysely<Database>, dagId: string, versionNumber?: 
   if (!row) throw versionNumber === undefined ? dagNotFound(dagId) : new NotFoundError(`The DagVersion with dag_id: \`${dagId}\` and version_number: \`${versionNumber}\` was not found`);
   return { structure: row.structure as unknown as DagStructure, versionNumber: row.version_number };
 }
+
+/** Which of a mapped task's TI states its grid cell shows: the first present, as Airflow's grid. */
+const MAPPED_SUMMARY_ORDER = ["failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "queued", "scheduled", "running", "restarting", "none", "success", "skipped", "removed"];
 
 export function uiRouter(store: Store): express.Router {
   const router = express.Router();
@@ -77,8 +80,11 @@ export function uiRouter(store: Store): express.Router {
       .execute();
     runs.reverse(); // oldest left, newest right, as Airflow's grid
     const taskIds = structure.tasks.map((t) => t.taskId);
+    const groupOf = new Map(structure.tasks.map((t) => [t.taskId, t.group ?? null]));
     const index = new Map(taskIds.map((id, i) => [id, i]));
     const cells = runs.map(() => new Array<string>(taskIds.length).fill(STATE_CODES.absent!));
+    /** Mapped task → per run (oldest first) its TIs counted by state code; null: not expanded in that run. */
+    const mappedCounts: Record<string, (Record<string, number> | null)[]> = Object.create(null);
     if (runs.length) {
       const runIndex = new Map(runs.map((r, i) => [Number(r.id), i]));
       const tis = await store.db
@@ -97,6 +103,35 @@ export function uiRouter(store: Store): express.Router {
         }
         cells[runIndex.get(Number(ti.run_pk))!]![t] = STATE_CODES[ti.state ?? "none"] ?? "?";
       }
+      // A mapped task (d.map) once expanded has TIs 0…n-1 instead: its cell shows the most telling
+      // of their states, in Airflow's grid order. Only read for the DAG's mapped tasks.
+      const mapped = structure.tasks.filter((t) => t.mapSource).map((t) => t.taskId);
+      if (mapped.length) {
+        const expanded = await store.db
+          .selectFrom("task_instances")
+          .select(["run_pk", "task_id", "state", sql<number>`count(*)::int`.as("n")])
+          .where("run_pk", "in", runs.map((r) => r.id))
+          .where("task_id", "in", mapped)
+          .where("map_index", ">=", 0)
+          .groupBy(["run_pk", "task_id", "state"])
+          .execute();
+        const rank = (s: string | null) => MAPPED_SUMMARY_ORDER.indexOf(s ?? "none");
+        const best = new Map<string, string | null>();
+        for (const ti of expanded) {
+          const key = `${ti.run_pk}\u0000${ti.task_id}`;
+          if (!best.has(key) || rank(ti.state) < rank(best.get(key)!)) best.set(key, ti.state);
+          // The cell's tooltip and badge: how many of the mapped TIs are in each state.
+          const perRun = (mappedCounts[ti.task_id] ??= runs.map(() => null));
+          const counts = (perRun[runIndex.get(Number(ti.run_pk))!] ??= {});
+          const code = STATE_CODES[ti.state ?? "none"] ?? "?";
+          counts[code] = (counts[code] ?? 0) + ti.n;
+        }
+        for (const [key, state] of best) {
+          const [runPk, taskId] = key.split("\u0000") as [string, string];
+          const t = index.get(taskId);
+          if (t !== undefined) cells[runIndex.get(Number(runPk))!]![t] = STATE_CODES[state ?? "none"] ?? "?";
+        }
+      }
     }
     const total = await store.db.selectFrom("dag_runs").select(sql<number>`count(*)::int`.as("n")).where("dag_id", "=", dagId).executeTakeFirstOrThrow();
     res.json({
@@ -114,6 +149,10 @@ export function uiRouter(store: Store): express.Router {
       })),
       // cells[run][task], one state code per character
       cells: cells.map((row) => row.join("")),
+      // groups[task]: the task's group path (`outer.inner`, d.group) parallel to task_ids; null outside groups
+      // or for a task only older versions have. Left out when the DAG has no groups: 5,000 nulls are 25 KB.
+      groups: structure.tasks.some((t) => t.group) ? taskIds.map((id) => groupOf.get(id) ?? null) : undefined,
+      mapped_counts: mappedCounts,
       total_runs: total.n,
     });
   });
@@ -178,15 +217,16 @@ export function uiRouter(store: Store): express.Router {
   router.get("/waiting/:dag_id/:dag_run_id/:task_id", async (req, res) => {
     const { dag_id: dagId, dag_run_id: runId, task_id: taskId } = pathParams(req.params, "dag_id", "dag_run_id", "task_id");
     const run = await getRun(store.db, dagId, runId);
+    const { map_index: mapIndex } = parse(WaitingQuery, req.query, "query");
     const ti = await store.db
       .selectFrom("task_instances")
-      .select(["id", "task_id", "state", "try_number", "max_tries", "queue", "pool", "next_retry_at", "dag_version_id"])
+      .select("id")
       .where("run_pk", "=", run.id)
       .where("task_id", "=", taskId)
-      .where("map_index", "=", -1)
+      .where("map_index", "=", mapIndex)
       .executeTakeFirst();
-    if (!ti) throw new NotFoundError(`The Task Instance with dag_id: \`${dagId}\`, run_id: \`${runId}\` and task_id: \`${taskId}\` was not found`);
-    res.json({ reason: await waitingReason(store.db, dagId, run, ti) });
+    if (!ti) throw new NotFoundError(`The Task Instance with dag_id: \`${dagId}\`, run_id: \`${runId}\`, task_id: \`${taskId}\` and map_index: \`${mapIndex}\` was not found`);
+    res.json({ reason: await waitingReason(store.db, ti.id) });
   });
 
   // Every finished try of a run's TIs, for the Gantt's bars per try (the REST API has them per TI only).
@@ -238,65 +278,4 @@ export function uiRouter(store: Store): express.Router {
   });
 
   return router;
-}
-
-type RunRow = Awaited<ReturnType<typeof getRun>>;
-interface WaitingTi {
-  id: string;
-  task_id: string;
-  state: string | null;
-  try_number: number;
-  max_tries: number;
-  queue: string;
-  pool: string;
-  next_retry_at: Date | null;
-  dag_version_id: string;
-}
-
-async function waitingReason(db: Kysely<Database>, dagId: string, run: RunRow, ti: WaitingTi): Promise<string | null> {
-  if (run.state === "queued") {
-    const dag = await db.selectFrom("dags").select(["is_paused", "max_active_runs"]).where("dag_id", "=", dagId).executeTakeFirstOrThrow();
-    if (dag.is_paused) return "The DAG is paused: its queued runs start when it is unpaused.";
-    const active = await db.selectFrom("dag_runs").select(sql<number>`count(*)::int`.as("n")).where("dag_id", "=", dagId).where("state", "=", "running").executeTakeFirstOrThrow();
-    if (active.n >= dag.max_active_runs) return `The run is queued: the DAG is at maxActiveRuns (${active.n} of ${dag.max_active_runs} running).`;
-    return "The run is queued and waits for the scheduler to start it.";
-  }
-  switch (ti.state) {
-    case null: {
-      const version = await db.selectFrom("dag_versions").select("structure").where("id", "=", ti.dag_version_id).executeTakeFirstOrThrow();
-      const task = (version.structure as unknown as DagStructure).tasks.find((t) => t.taskId === ti.task_id);
-      const upstream = task?.upstream ?? [];
-      if (!upstream.length) return "Waiting to be scheduled.";
-      const states = await db.selectFrom("task_instances").select(["task_id", "state"]).where("run_pk", "=", run.id).where("task_id", "in", upstream).execute();
-      const pending = states.filter((s) => !["success", "failed", "skipped", "upstream_failed", "removed"].includes(s.state ?? ""));
-      if (pending.length) return `Waiting for upstream tasks to finish: ${pending.map((p) => `${p.task_id} (${p.state ?? "none"})`).join(", ")}.`;
-      return "Upstream tasks are done; waiting for the trigger rule to be evaluated.";
-    }
-    case "scheduled":
-      return "Scheduled: waiting to be queued.";
-    case "queued": {
-      const workers = await db
-        .selectFrom("workers")
-        .select(["worker_id", "slots"])
-        .where(sql<boolean>`${ti.queue} = any(queues)`)
-        .where("last_heartbeat", ">", new Date(Date.now() - WORKER_ALIVE_MS))
-        .execute();
-      if (!workers.length) return `Queued on queue "${ti.queue}", but no live worker listens on it.`;
-      const slots = workers.reduce((n, w) => n + w.slots, 0);
-      const running = await db
-        .selectFrom("task_instances")
-        .select(sql<number>`count(*)::int`.as("n"))
-        .where("state", "=", "running")
-        .where("queue", "=", ti.queue)
-        .executeTakeFirstOrThrow();
-      if (running.n >= slots) return `Queued: all ${slots} worker slots on queue "${ti.queue}" are busy.`;
-      return `Queued on queue "${ti.queue}" (pool "${ti.pool}"): waiting for a worker to claim it.`;
-    }
-    case "up_for_retry":
-      return ti.next_retry_at
-        ? `Up for retry: try ${ti.try_number + 1} of ${ti.max_tries + 1} at ${new Date(ti.next_retry_at).toISOString().slice(11, 19)} UTC.`
-        : "Up for retry.";
-    default:
-      return null;
-  }
 }

@@ -103,6 +103,10 @@ export interface Grid {
   runs: { dag_run_id: string; state: string; run_type: string; logical_date: string | null; run_after: string; start_date: string | null; end_date: string | null }[];
   cells: string[];
   total_runs: number;
+  /** Parallel to task_ids: the task's group path (d.group), null outside groups. */
+  groups?: (string | null)[];
+  /** Mapped task → per run, its TIs counted by state code (null: not expanded in that run). */
+  mapped_counts?: Record<string, (Record<string, number> | null)[]>;
 }
 
 export interface Backfill {

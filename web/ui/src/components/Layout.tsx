@@ -16,8 +16,9 @@ export function Layout({ onLogout }: { onLogout: () => void }) {
           <NavLink to="/dags">DAGs</NavLink>
           <NavLink to="/importErrors">Import errors</NavLink>
           <NavLink to="/admin/pools">Pools</NavLink>
-          <NavLink to="/admin/variables">Variables</NavLink>
-          <NavLink to="/admin/connections">Connections</NavLink>
+          {/* Variables and connections are admin-only, reads included (the API answers others 403). */}
+          {admin && <NavLink to="/admin/variables">Variables</NavLink>}
+          {admin && <NavLink to="/admin/connections">Connections</NavLink>}
           <NavLink to="/admin/workers">Workers</NavLink>
           {admin && <NavLink to="/admin/users">Users</NavLink>}
           {admin && <NavLink to="/admin/audit">Audit log</NavLink>}

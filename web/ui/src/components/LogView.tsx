@@ -13,21 +13,25 @@ interface Props {
   runId: string;
   taskId: string;
   tryNumber: number;
+  /** A mapped TI's index (d.map); -1 or absent: the unmapped TI. */
+  mapIndex?: number;
 }
 
 const keyOf = (m: LogMessage) => `${m.timestamp ? new Date(m.timestamp).getTime() : ""}|${m.event}`;
 
-export function LogView({ dagId, runId, taskId, tryNumber }: Props) {
-  const res = useApi<{ content: LogMessage[] }>(tryNumber > 0 ? `/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}/logs/${tryNumber}` : null);
+export function LogView({ dagId, runId, taskId, tryNumber, mapIndex = -1 }: Props) {
+  const res = useApi<{ content: LogMessage[] }>(
+    tryNumber > 0 ? `/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}/logs/${tryNumber}${mapIndex >= 0 ? `?map_index=${mapIndex}` : ""}` : null,
+  );
   const [live, setLive] = useState<LogMessage[]>([]);
   const [query, setQuery] = useState("");
   const [follow, setFollow] = useState(true);
   const box = useRef<HTMLPreElement>(null);
 
-  useEffect(() => setLive([]), [dagId, runId, taskId, tryNumber]);
+  useEffect(() => setLive([]), [dagId, runId, taskId, tryNumber, mapIndex]);
   useLive(dagId, {
     log: (e) => {
-      if (e.run_id !== runId || e.task_id !== taskId || e.try_number !== tryNumber) return;
+      if (e.run_id !== runId || e.task_id !== taskId || e.try_number !== tryNumber || (e.map_index ?? -1) !== mapIndex) return;
       setLive((prev) => [...prev, { timestamp: e.timestamp, event: e.event, level: e.level }]);
     },
   });

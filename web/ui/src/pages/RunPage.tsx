@@ -7,6 +7,7 @@ import type { DagRun } from "../api/types";
 import { useApi } from "../api/useApi";
 import { fmtDate, fmtDuration } from "../components/format";
 import { JsonView } from "../components/JsonView";
+import { RunMetrics } from "../components/RunMetrics";
 import { useCan } from "../components/SessionContext";
 import { StateBadge } from "../components/StateBadge";
 import { ErrorState, Loading } from "../components/Status";
@@ -67,6 +68,7 @@ export function RunPage() {
           </dl>
           <h2>Conf</h2>
           <JsonView value={run.data.conf ?? {}} label="conf" />
+          <RunMetrics dagId={dagId} runId={runId} />
         </>
       )}
       <h2>Task instances</h2>

@@ -1,4 +1,5 @@
 // One task instance: state, dates, duration, why it waits, tries, XCom, the live log, actions.
+// A mapped TI (d.map) is `?map_index=N`, with links to its siblings (MappedInstances).
 import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { enc } from "../api/client";
@@ -13,6 +14,7 @@ import { StateBadge } from "../components/StateBadge";
 import { ErrorState, Loading } from "../components/Status";
 import { ClearPanel } from "./actions/ClearPanel";
 import { MarkButtons } from "./actions/MarkButtons";
+import { MappedInstances } from "./MappedInstances";
 
 interface Tries {
   task_instances: { try_number: number; state: string | null; start_date: string | null; end_date: string | null; duration: number | null; hostname: string | null }[];
@@ -31,16 +33,25 @@ export function TaskInstancePage() {
   const { dagId = "", runId = "", taskId = "" } = useParams();
   const [params, setParams] = useSearchParams();
   const base = `/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}`;
-  const ti = useApi<TaskInstance>(base);
-  const waiting = useApi<{ reason: string | null }>(`/ui/waiting/${enc(dagId)}/${enc(runId)}/${enc(taskId)}`);
-  const tries = useApi<Tries>(`${base}/tries`);
-  const xcoms = useApi<XComs>(`${base}/xcomEntries`);
+  const mapIndex = /^\d+$/.test(params.get("map_index") ?? "") ? Number(params.get("map_index")) : -1;
+  const mq = mapIndex >= 0 ? `?map_index=${mapIndex}` : "";
+  const ti = useApi<TaskInstance>(mapIndex >= 0 ? `${base}/${mapIndex}` : base);
+  const waiting = useApi<{ reason: string | null }>(`/ui/waiting/${enc(dagId)}/${enc(runId)}/${enc(taskId)}${mq}`);
+  const tries = useApi<Tries>(`${base}/tries${mq}`);
+  const xcoms = useApi<XComs>(`${base}/xcomEntries${mq}`);
+  // Choosing a try keeps the map index in the URL.
+  const setTry = (t: string) =>
+    setParams((prev) => {
+      const next = new URLSearchParams(prev);
+      next.set("try", t);
+      return next;
+    });
   const canOperate = useCan("operator");
   const [clearing, setClearing] = useState(false);
 
   useLive(dagId, {
     ti: (e) => {
-      if (e.run_id !== runId || e.task_id !== taskId) return;
+      if (e.run_id !== runId || e.task_id !== taskId || (e.map_index >= 0 && e.map_index !== mapIndex)) return;
       ti.reload();
       waiting.reload();
       tries.reload();
@@ -65,8 +76,10 @@ export function TaskInstancePage() {
         <Link to={`/dags/${enc(dagId)}/runs/${enc(runId)}`} className="muted">
           {runId}
         </Link>{" "}
-        / <span data-testid="task-id">{taskId}</span> {ti.data && <StateBadge state={ti.data.state} />}
+        / <span data-testid="task-id">{taskId}</span>
+        {mapIndex >= 0 && <span className="muted"> [{mapIndex}]</span>} {ti.data && <StateBadge state={ti.data.state} />}
       </h1>
+      {mapIndex >= 0 && <MappedInstances dagId={dagId} runId={runId} taskId={taskId} current={mapIndex} />}
       {ti.error && <ErrorState error={ti.error} onRetry={ti.reload} />}
       {ti.loading && !ti.data && <Loading what="task instance" />}
       {waiting.data?.reason && (
@@ -78,10 +91,13 @@ export function TaskInstancePage() {
         <>
           {canOperate && (
             <div className="actions" data-testid="ti-actions">
-              <button type="button" onClick={() => setClearing((c) => !c)} data-testid="clear-open">
-                Clear…
-              </button>
-              <MarkButtons dagId={dagId} runId={runId} taskId={taskId} onDone={reloadAll} />
+              {/* Clearing takes whole tasks here; one mapped TI is cleared from the API ([task_id, map_index]). */}
+              {mapIndex < 0 && (
+                <button type="button" onClick={() => setClearing((c) => !c)} data-testid="clear-open">
+                  Clear…
+                </button>
+              )}
+              <MarkButtons dagId={dagId} runId={runId} taskId={taskId} mapIndex={mapIndex} onDone={reloadAll} />
             </div>
           )}
           {clearing && (
@@ -133,7 +149,7 @@ export function TaskInstancePage() {
                 {tries.data?.task_instances.map((t) => (
                   <tr key={t.try_number}>
                     <td>
-                      <button type="button" className="linklike" onClick={() => setParams({ try: String(t.try_number) })}>
+                      <button type="button" className="linklike" onClick={() => setTry(String(t.try_number))}>
                         {t.try_number}
                       </button>
                     </td>
@@ -156,12 +172,12 @@ export function TaskInstancePage() {
               <summary>
                 <code>{x.key}</code>
               </summary>
-              <XComValue path={`${base}/xcomEntries/${enc(x.key)}`} />
+              <XComValue path={`${base}/xcomEntries/${enc(x.key)}${mq}`} />
             </details>
           ))}
           <h2>
             Log{" "}
-            <select aria-label="Try" value={chosenTry} onChange={(e) => setParams({ try: e.target.value })}>
+            <select aria-label="Try" value={chosenTry} onChange={(e) => setTry(e.target.value)}>
               {Array.from({ length: latestTry }, (_, i) => i + 1).map((n) => (
                 <option key={n} value={n}>
                   try {n}
@@ -169,7 +185,7 @@ export function TaskInstancePage() {
               ))}
             </select>
           </h2>
-          <LogView dagId={dagId} runId={runId} taskId={taskId} tryNumber={chosenTry} />
+          <LogView dagId={dagId} runId={runId} taskId={taskId} tryNumber={chosenTry} mapIndex={mapIndex} />
         </>
       )}
     </section>

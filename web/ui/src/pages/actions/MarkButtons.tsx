@@ -3,9 +3,9 @@
 import { api, enc } from "../../api/client";
 import { ActionButton } from "../../components/ActionButton";
 
-export function MarkButtons({ dagId, runId, taskId, onDone }: { dagId: string; runId: string; taskId?: string; onDone: () => void }) {
+export function MarkButtons({ dagId, runId, taskId, mapIndex = -1, onDone }: { dagId: string; runId: string; taskId?: string; mapIndex?: number; onDone: () => void }) {
   const mark = async (state: "success" | "failed") => {
-    if (taskId) await api(`/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}`, { method: "PATCH", body: { new_state: state } });
+    if (taskId) await api(`/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}${mapIndex >= 0 ? `/${mapIndex}` : ""}`, { method: "PATCH", body: { new_state: state } });
     else await api(`/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}`, { method: "PATCH", body: { state } });
     onDone();
   };

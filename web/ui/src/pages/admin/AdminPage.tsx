@@ -1,25 +1,12 @@
 // Admin pages: pools (slots used/queued), variables, connections (secrets never shown), workers,
-// users and the audit log — each as far as the API offers it.
+// users and the audit log — each as far as the API offers it. Pools and variables have admin
+// forms (AdminForms.tsx).
 import { useParams } from "react-router-dom";
 import { fmtDate } from "../../components/format";
 import { StateDot } from "../../components/StateBadge";
+import { PoolsAdmin, VariablesAdmin } from "./AdminForms";
 import { AdminTable } from "./AdminTable";
 
-interface Pool {
-  name: string;
-  slots: number;
-  occupied_slots: number;
-  running_slots: number;
-  queued_slots: number;
-  open_slots: number;
-  description: string | null;
-}
-interface Variable {
-  key: string;
-  value: string;
-  description: string | null;
-  is_encrypted?: boolean;
-}
 interface Connection {
   connection_id: string;
   conn_type: string;
@@ -61,33 +48,8 @@ export function AdminPage() {
   return (
     <section>
       <h1>{TITLES[section] ?? "Admin"}</h1>
-      {section === "pools" && (
-        <AdminTable<Pool>
-          path="/api/v2/pools"
-          listKey="pools"
-          rowKey={(p) => p.name}
-          columns={[
-            { title: "Pool", render: (p) => p.name },
-            { title: "Slots", render: (p) => p.slots },
-            { title: "Running", render: (p) => p.running_slots },
-            { title: "Queued", render: (p) => p.queued_slots },
-            { title: "Open", render: (p) => p.open_slots },
-            { title: "Description", render: (p) => p.description ?? "" },
-          ]}
-        />
-      )}
-      {section === "variables" && (
-        <AdminTable<Variable>
-          path="/api/v2/variables"
-          listKey="variables"
-          rowKey={(v) => v.key}
-          columns={[
-            { title: "Key", render: (v) => <code>{v.key}</code> },
-            { title: "Value", render: (v) => <code>{v.value}</code> },
-            { title: "Description", render: (v) => v.description ?? "" },
-          ]}
-        />
-      )}
+      {section === "pools" && <PoolsAdmin />}
+      {section === "variables" && <VariablesAdmin />}
       {section === "connections" && (
         <AdminTable<Connection>
           path="/api/v2/connections"

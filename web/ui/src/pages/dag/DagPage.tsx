@@ -13,8 +13,9 @@ import { GanttTab } from "./GanttTab";
 import { GraphTab } from "./GraphTab";
 import { GridTab } from "./GridTab";
 import { RunsTab } from "./RunsTab";
+import { MetricsChart } from "../../components/RunMetrics";
 
-const TABS = ["grid", "graph", "gantt", "runs", "code", "details"] as const;
+const TABS = ["grid", "graph", "gantt", "runs", "metrics", "code", "details"] as const;
 
 export function DagPage() {
   const { dagId = "", tab = "grid" } = useParams();
@@ -76,6 +77,7 @@ export function DagPage() {
             {tab === "graph" && <GraphTab dagId={dagId} />}
             {tab === "gantt" && <GanttTab dagId={dagId} />}
             {tab === "runs" && <RunsTab dagId={dagId} />}
+            {tab === "metrics" && <MetricsChart dagId={dagId} />}
             {tab === "code" && <CodeTab dagId={dagId} />}
             {tab === "details" && <DetailsTab dagId={dagId} dag={dag.data} />}
           </div>

@@ -1,14 +1,17 @@
 // The grid: runs × tasks from one /ui/grid response (a state code per cell), patched live by
 // socket events, rows virtualised with @tanstack/react-virtual so 5,000 tasks render ~40 rows.
+// Task groups are header rows (collapsed ones listed in the URL's `collapsed`); a mapped task's
+// cell carries its TI count and a "3 success, 1 failed" tooltip (gridRows.ts).
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Link, useNavigate } from "react-router-dom";
+import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { enc } from "../../api/client";
 import { useLive } from "../../api/live";
 import type { Grid } from "../../api/types";
 import { useApi } from "../../api/useApi";
 import { stateClass, StateDot } from "../../components/StateBadge";
 import { Empty, ErrorState, Loading } from "../../components/Status";
+import { describeCounts, groupSummaries, groupTree, visibleRows } from "./gridRows";
 
 const ROW_HEIGHT = 24;
 
@@ -29,6 +32,28 @@ export function GridTab({ dagId }: { dagId: string }) {
   const decode = useMemo(() => Object.fromEntries(Object.entries(grid.data?.legend ?? {}).map(([state, code]) => [code, state])), [grid.data]);
   const taskIndex = useMemo(() => new Map((grid.data?.task_ids ?? []).map((t, i) => [t, i])), [grid.data]);
   const runIndex = useMemo(() => new Map((grid.data?.runs ?? []).map((r, i) => [r.dag_run_id, i])), [grid.data]);
+
+  const [search, setSearch] = useSearchParams();
+  const collapsedParam = search.get("collapsed") ?? "";
+  const collapsed = useMemo(() => new Set(collapsedParam.split(",").filter(Boolean)), [collapsedParam]);
+  const tree = useMemo(() => groupTree(grid.data?.task_ids.length ?? 0, grid.data?.groups), [grid.data]);
+  const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
+  const summaries = useMemo(() => groupSummaries(tree, cells, grid.data?.legend ?? {}), [tree, cells, grid.data]);
+  const toggleGroup = useCallback(
+    (path: string) =>
+      setSearch(
+        (prev) => {
+          const next = new URLSearchParams(prev);
+          const set = new Set((prev.get("collapsed") ?? "").split(",").filter(Boolean));
+          if (!set.delete(path)) set.add(path);
+          if (set.size) next.set("collapsed", [...set].join(","));
+          else next.delete("collapsed");
+          return next;
+        },
+        { replace: true },
+      ),
+    [setSearch],
+  );
 
   const { reload } = grid;
   const reloadSoon = useCallback(() => {
@@ -55,7 +80,7 @@ export function GridTab({ dagId }: { dagId: string }) {
   });
 
   const tasks = grid.data?.task_ids ?? [];
-  const virtualizer = useVirtualizer({ count: tasks.length, getScrollElement: () => parent.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
+  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => parent.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
 
   if (grid.error) return <ErrorState error={grid.error} onRetry={grid.reload} />;
   if (!grid.data) return <Loading what="grid" />;
@@ -76,18 +101,61 @@ export function GridTab({ dagId }: { dagId: string }) {
           </Link>
         ))}
       </div>
-      <div ref={parent} className="grid-body" data-testid="grid" role="grid" aria-rowcount={tasks.length}>
+      <div ref={parent} className="grid-body" data-testid="grid" role="grid" aria-rowcount={rows.length}>
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {virtualizer.getVirtualItems().map((v) => {
-            const taskId = tasks[v.index]!;
+            const row = rows[v.index]!;
+            if (row.kind === "group") {
+              const summary = summaries.get(row.path) ?? [];
+              const name = row.path.slice(row.path.lastIndexOf(".") + 1);
+              return (
+                <div key={v.key} role="row" className="grid-row group-row" style={{ gridTemplateColumns: columns, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}>
+                  <button
+                    type="button"
+                    className="group-toggle"
+                    style={{ paddingLeft: row.depth * 14 }}
+                    aria-expanded={!row.collapsed}
+                    data-group={row.path}
+                    title={row.path}
+                    onClick={() => toggleGroup(row.path)}
+                  >
+                    {row.collapsed ? "▸" : "▾"} {name}
+                  </button>
+                  {runs.map((r, ri) => {
+                    const state = decode[summary[ri] ?? "-"] ?? "absent";
+                    if (state === "absent") return <span key={r.dag_run_id} className="cell absent" role="gridcell" />;
+                    return (
+                      <span
+                        key={r.dag_run_id}
+                        role="gridcell"
+                        className={`cell group-cell ${stateClass(state === "none" ? null : state)}`}
+                        data-group={row.path}
+                        data-run={r.dag_run_id}
+                        data-state={state}
+                        title={`group ${row.path} · ${r.dag_run_id}: ${state}`}
+                      />
+                    );
+                  })}
+                </div>
+              );
+            }
+            const taskId = tasks[row.task]!;
+            const group = grid.data!.groups?.[row.task];
+            // Own keys only: a task may be named `toString` or `constructor`.
+            const mappedCounts = grid.data!.mapped_counts;
+            const counts = mappedCounts && Object.hasOwn(mappedCounts, taskId) ? mappedCounts[taskId] : undefined;
             return (
               <div key={v.key} role="row" className="grid-row" style={{ gridTemplateColumns: columns, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}>
-                <span className="task-name" title={taskId}>
-                  {taskId}
+                <span className="task-name" title={taskId} style={row.depth ? { paddingLeft: row.depth * 14 + 12 } : undefined}>
+                  {group ? taskId.slice(group.length + 1) : taskId}
+                  {counts && <span className="muted"> [ ]</span>}
                 </span>
                 {runs.map((r, ri) => {
-                  const state = decode[cells[ri]?.[v.index] ?? "-"] ?? "absent";
+                  const state = decode[cells[ri]?.[row.task] ?? "-"] ?? "absent";
                   if (state === "absent") return <span key={r.dag_run_id} className="cell absent" role="gridcell" />;
+                  const mapped = counts?.[ri];
+                  const total = mapped ? Object.values(mapped).reduce((a, b) => a + b, 0) : 0;
+                  const summary = mapped ? describeCounts(mapped, decode) : state;
                   return (
                     <button
                       key={r.dag_run_id}
@@ -97,10 +165,14 @@ export function GridTab({ dagId }: { dagId: string }) {
                       data-task={taskId}
                       data-run={r.dag_run_id}
                       data-state={state}
-                      title={`${taskId} · ${r.dag_run_id}: ${state}`}
-                      aria-label={`${taskId} in ${r.dag_run_id}: ${state}`}
-                      onClick={() => navigate(`/dags/${enc(dagId)}/runs/${enc(r.dag_run_id)}/tasks/${enc(taskId)}`)}
-                    />
+                      data-mapped={mapped ? summary : undefined}
+                      title={`${taskId} · ${r.dag_run_id}: ${summary}`}
+                      aria-label={`${taskId} in ${r.dag_run_id}: ${summary}`}
+                      // An expanded mapped task has no unmapped TI: open its first mapped one (links to the rest).
+                      onClick={() => navigate(`/dags/${enc(dagId)}/runs/${enc(r.dag_run_id)}/tasks/${enc(taskId)}${mapped ? "?map_index=0" : ""}`)}
+                    >
+                      {mapped && <span className="map-count">{total}</span>}
+                    </button>
                   );
                 })}
               </div>

@@ -1,0 +1,286 @@
+// throughput (issue 9 scenario 3): no-op task instances per second, in two shapes — a fan-out
+// (one root → N−1 tasks, N TIs in one run) and many small runs (R runs × 20 TIs: root → 18 → end)
+// — with 1 and 4 worker processes on PostgreSQL, and in one process on PGlite.
+//
+// Updraft on PostgreSQL: the scheduler (with its DAG processor) in the bench process; the workers
+// are real `updraft worker` processes (bin/updraft.js) with the default settings (4 slots, warm
+// runner processes). Timed from just before the first createRun to the arrival of the runChanged
+// NOTIFY whose read showed the last run ended (bench/lib/runEnds.ts); createRun is called once per
+// run, one after the other, inside the timed part. The DAGs raise maxActiveRuns to the number of
+// runs (Airflow's default of 16 would hold the rest queued); maxActiveTasks keeps its default (16,
+// which ≥ the slots of 4 workers).
+// On PGlite (one process can open it): scheduler and worker in the bench process, as
+// `updraft start` runs them.
+// Peer: graphile-worker, in a database of its own on the same server, in processes running its
+// `run()` (bench/lib/graphileWorkerChild.ts) — at its default concurrency (1) and tuned (10) —
+// with as many no-op jobs as the workload has TIs, added in one `addJobs` call; timed from just
+// before that call to the last job's completion event in its process (its completion write may
+// come after). Both shapes have the same number of TIs, so one peer measurement serves both rows.
+// A job queue has no dependencies to resolve: the peer's figure is the cost of the queue alone.
+// All subjects are up at once (idle between turns) and their repetitions alternate.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
+import pg from "pg";
+import { loadConfig } from "../../engine/config.js";
+import { createLogger } from "../../engine/logger.js";
+import type { Store } from "../../engine/store/db.js";
+import { createRun } from "../../engine/store/runs/createRun.js";
+import { Scheduler } from "../../scheduler/scheduler.js";
+import { watchRunEnds, type RunEndWatch } from "../lib/runEnds.js";
+import { summarize, wallClockMs } from "../lib/stats.js";
+import type { BenchContext, Measure, Row, Scenario, ScenarioResult } from "../lib/types.js";
+import { startBenchEngine, writeDagsFolder } from "../lib/updraft.js";
+import { startGraphileWorkers, startUpdraftWorkers, type GraphileGroup, type ProcessGroup } from "../lib/workerProcesses.js";
+
+const RUN_TASKS = 20;
+
+interface Sizes {
+  /** TIs of the fan-out run (root included). */
+  fanout: number;
+  runs: number;
+  /** The warm-up's workload, per subject and turn: a fan-out of this many TIs, or this many TIs in runs. */
+  warmTis: number;
+}
+
+const fanoutDag = (id: string, tis: number) => `
+import { dag } from "updraft";
+export default dag({ id: "${id}", schedule: null, start: "2024-01-01" }, (d) => {
+  const root = d.task("root", () => {});
+  const leaves = Array.from({ length: ${tis - 1} }, (_, i) => d.task("t" + i, () => {}));
+  d.chain(root, leaves);
+});
+`;
+
+const runsDag = (id: string, maxActiveRuns: number) => `
+import { dag } from "updraft";
+export default dag({ id: "${id}", schedule: null, start: "2024-01-01", maxActiveRuns: ${maxActiveRuns} }, (d) => {
+  const mids = Array.from({ length: ${RUN_TASKS - 2} }, (_, i) => d.task("mid_" + i, () => {}));
+  d.chain(d.task("start", () => {}), mids, d.task("end", () => {}));
+});
+`;
+
+const DAGS = { fanout: "bench_tp_fanout", fanoutWarm: "bench_tp_fanout_warm", runs: "bench_tp_runs" };
+
+function dagFiles(sizes: Sizes): Record<string, string> {
+  return {
+    "fanout.ts": fanoutDag(DAGS.fanout, sizes.fanout),
+    "fanout_warm.ts": fanoutDag(DAGS.fanoutWarm, sizes.warmTis),
+    "runs.ts": runsDag(DAGS.runs, sizes.runs),
+  };
+}
+
+/** A workload turn: how many TIs (or jobs) it ran, and in how many ms. */
+interface Turn {
+  tis: number;
+  ms: number;
+}
+
+interface Subject {
+  label: string;
+  /** `warm`: the small warm-up workload instead of the measured one. */
+  once(warm: boolean): Promise<Turn>;
+}
+
+let runSeq = 0;
+
+/** Updraft: creates the runs, waits for their ends, checks every TI succeeded (after the timing). */
+function updraftSubject(store: Store, runEnds: RunEndWatch, label: string, shape: "fanout" | "runs", sizes: Sizes, workers?: ProcessGroup): Subject {
+  return {
+    label,
+    async once(warm) {
+      const dagId = shape === "fanout" ? (warm ? DAGS.fanoutWarm : DAGS.fanout) : DAGS.runs;
+      const runCount = shape === "fanout" ? 1 : warm ? Math.ceil(sizes.warmTis / RUN_TASKS) : sizes.runs;
+      const tis = shape === "fanout" ? (warm ? sizes.warmTis : sizes.fanout) : runCount * RUN_TASKS;
+      const base = Date.now();
+      const startedAt = wallClockMs();
+      const runPks: number[] = [];
+      for (let i = 0; i < runCount; i++) {
+        // Distinct logical dates: two runs of a DAG may not share one.
+        const run = await createRun(store.db, { dagId, runId: `bench_tp__${++runSeq}`, runType: "manual", logicalDate: new Date(base + i), triggeredBy: "bench" });
+        runPks.push(run.id);
+      }
+      const { endedAt, failed } = await runEnds.wait(runPks, 600_000);
+      if (workers?.died.length) throw new Error(`${label}: ${workers.died.join("; ")}`);
+      if (failed) {
+        const why = await store.db
+          .selectFrom("task_instance_tries as t")
+          .innerJoin("task_instances as ti", "ti.id", "t.ti_id")
+          .select(["ti.task_id", "t.state", "t.error"])
+          .where("ti.run_pk", "in", runPks)
+          .where("t.state", "!=", "success")
+          .limit(3)
+          .execute();
+        throw new Error(`${label}: ${failed} of ${runCount} runs failed; unsuccessful tries: ${JSON.stringify(why)}${workers ? `; worker process pids ${workers.pids.join(", ")}, all alive` : ""}`);
+      }
+      const done = await store.db.selectFrom("task_instances").select((eb) => eb.fn.countAll<string>().as("n")).where("run_pk", "in", runPks).where("state", "=", "success").executeTakeFirstOrThrow();
+      if (Number(done.n) !== tis) throw new Error(`${label}: ${done.n} of ${tis} TIs succeeded`);
+      return { tis, ms: endedAt - startedAt };
+    },
+  };
+}
+
+function graphileSubject(group: GraphileGroup, utils: WorkerUtils, label: string, sizes: Sizes): Subject {
+  return {
+    label,
+    async once(warm) {
+      const jobs = warm ? sizes.warmTis : sizes.fanout;
+      const specs = Array.from({ length: jobs }, () => ({ identifier: "noop", payload: {} }));
+      const completed = group.expect(jobs, 600_000);
+      const startedAt = wallClockMs();
+      await utils.addJobs(specs);
+      const endedAt = await completed;
+      return { tis: jobs, ms: endedAt - startedAt };
+    },
+  };
+}
+
+/** Warm-up turns, then measured ones, alternating between the subjects (the order rotates). */
+async function alternate(ctx: BenchContext, subjects: Subject[], plan: { warmup: number; measured: number }): Promise<Turn[][]> {
+  const results: Turn[][] = subjects.map(() => []);
+  for (let rep = 0; rep < plan.warmup + plan.measured; rep++) {
+    const warm = rep < plan.warmup;
+    for (let j = 0; j < subjects.length; j++) {
+      const k = (j + rep) % subjects.length;
+      const turn = await subjects[k]!.once(warm);
+      if (!warm) {
+        results[k]!.push(turn);
+        ctx.log(`throughput ${subjects[k]!.label}: ${turn.tis} in ${turn.ms.toFixed(0)} ms = ${((turn.tis / turn.ms) * 1000).toFixed(0)} /s`);
+      }
+    }
+  }
+  return results;
+}
+
+/** TIs per second of each turn; the median turn's rate, with the spread over turns. */
+function rate(turns: Turn[]): Measure {
+  const s = summarize(turns.map((t) => (t.tis / t.ms) * 1000));
+  return { value: s.p50, unit: "/s", stat: "median", spread: { label: "min–max", low: s.min, high: s.max }, samples: s.n };
+}
+
+async function startScheduler(store: Store, folder: string, expect: string[]): Promise<Scheduler> {
+  const config = loadConfig(process.env);
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "updraft-bench-cache-"));
+  const scheduler = new Scheduler(store, {
+    dagsFolder: folder,
+    cacheDir,
+    dagImportTimeoutMs: config.dagImportTimeoutMs,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    logger: createLogger(process.env.UPDRAFT_BENCH_LOG_LEVEL ?? "warn", "updraft-bench"),
+    watch: false,
+  });
+  await scheduler.start();
+  const loaded = await store.db.selectFrom("dags").select("dag_id").where("dag_id", "in", expect).where("latest_version_id", "is not", null).execute();
+  if (loaded.length !== expect.length) {
+    await scheduler.stop();
+    throw new Error(`the throughput DAGs did not load: ${JSON.stringify(await store.db.selectFrom("import_errors").select(["filename", "stack_trace"]).execute())}`);
+  }
+  return scheduler;
+}
+
+export const throughput: Scenario = {
+  name: "throughput",
+  title: "throughput: no-op TIs/s, fan-out and many runs, 1 and 4 worker processes",
+  async run(ctx): Promise<ScenarioResult> {
+    // The quick form keeps the shapes with a fiftieth of the TIs: CI checks that it runs.
+    const sizes: Sizes = ctx.quick ? { fanout: 200, runs: 10, warmTis: 40 } : { fanout: 10_000, runs: 500, warmTis: 400 };
+    const plan = ctx.quick ? { warmup: 1, measured: 1 } : { warmup: 1, measured: 2 };
+    const processCounts = ctx.quick ? [1] : [1, 4];
+    const rows: Row[] = [];
+    const raw: Record<string, unknown> = { sizes, plan };
+    const fanoutLabel = `throughput: fan-out 1 → ${(sizes.fanout - 1).toLocaleString("en")} no-op`;
+    const runsLabel = `throughput: ${sizes.runs} runs × ${RUN_TASKS} no-op`;
+    const notes = [
+      `throughput: TIs (jobs) per second, ${plan.warmup} warm-up turn(s) of ${sizes.warmTis} TIs then ${plan.measured} measured, per subject, alternating; median (min–max) over turns. ` +
+        `Fan-out: one run of root → ${sizes.fanout - 1} tasks; runs: ${sizes.runs} runs of start → ${RUN_TASKS - 2} → end, created one by one inside the timing. ` +
+        `Updraft from the first createRun to the NOTIFY that showed the last run ended; PostgreSQL: \`updraft worker\` processes (default 4 slots each) and the scheduler in the bench process; PGlite: scheduler and one worker in the bench process. ` +
+        `graphile-worker: ${sizes.fanout} no-op jobs in one addJobs call → last job's completion event, in processes running run() with concurrency 1 (its default) and 10 (tuned); the same job count serves both shapes, and it resolves no dependencies.`,
+    ];
+
+    // PGlite: one process.
+    {
+      const store = await ctx.databases.freshPglite();
+      const folder = writeDagsFolder(dagFiles(sizes));
+      try {
+        const engine = await startBenchEngine(store, folder, Object.values(DAGS));
+        const runEnds = await watchRunEnds(store);
+        try {
+          const subjects = [updraftSubject(store, runEnds, "PGlite fan-out", "fanout", sizes), updraftSubject(store, runEnds, "PGlite runs", "runs", sizes)];
+          const [fan, runs] = (await alternate(ctx, subjects, plan)) as [Turn[], Turn[]];
+          raw.pglite = { fanout: fan, runs };
+          rows.push({ scenario: `${fanoutLabel} (1 process)`, database: "PGlite", ours: rate(fan) });
+          rows.push({ scenario: `${runsLabel} (1 process)`, database: "PGlite", ours: rate(runs) });
+        } finally {
+          await runEnds.close();
+          await engine.stop();
+        }
+      } finally {
+        fs.rmSync(folder, { recursive: true, force: true });
+        await store.close();
+      }
+    }
+
+    if (!ctx.databases.postgres) {
+      notes.push("throughput: PostgreSQL rows skipped: no server at DATABASE_URL.");
+      return { rows, notes, raw };
+    }
+
+    const ours = await ctx.databases.freshPostgresStore();
+    const peerDefault = await ctx.databases.freshPostgres();
+    const peerTuned = await ctx.databases.freshPostgres();
+    const folder = writeDagsFolder(dagFiles(sizes));
+    // Pools of our own with an error listener: the databases are dropped WITH (FORCE) at the end.
+    const peerPools = [peerDefault, peerTuned].map((d) => new pg.Pool({ connectionString: d.url, max: 2 }).on("error", () => {}).on("connect", (c) => c.on("error", () => {})));
+    const utilsDefault = await makeWorkerUtils({ pgPool: peerPools[0]! });
+    const utilsTuned = await makeWorkerUtils({ pgPool: peerPools[1]! });
+    try {
+      const scheduler = await startScheduler(ours.store, folder, Object.values(DAGS));
+      const runEnds = await watchRunEnds(ours.store);
+      try {
+        for (const procs of processCounts) {
+          const groups: ProcessGroup[] = [];
+          try {
+            const workers = await startUpdraftWorkers(ours.store, ours.url, procs);
+            groups.push(workers);
+            const gDefault = await startGraphileWorkers(peerDefault.url, procs, 1);
+            groups.push(gDefault);
+            const gTuned = await startGraphileWorkers(peerTuned.url, procs, 10);
+            groups.push(gTuned);
+            const subjects = [
+              updraftSubject(ours.store, runEnds, `PostgreSQL fan-out ×${procs}`, "fanout", sizes, workers),
+              updraftSubject(ours.store, runEnds, `PostgreSQL runs ×${procs}`, "runs", sizes, workers),
+              graphileSubject(gDefault, utilsDefault, `graphile-worker c=1 ×${procs}`, sizes),
+              graphileSubject(gTuned, utilsTuned, `graphile-worker c=10 ×${procs}`, sizes),
+            ];
+            const [fan, runs, gd, gt] = (await alternate(ctx, subjects, plan)) as [Turn[], Turn[], Turn[], Turn[]];
+            raw[`postgres_${procs}`] = { fanout: fan, runs, graphileDefault: gd, graphileTuned: gt };
+            const peerD = rate(gd);
+            const peerT = rate(gt);
+            const unit = procs === 1 ? "process" : "processes";
+            for (const [label, turns] of [[fanoutLabel, fan], [runsLabel, runs]] as const) {
+              const r = rate(turns);
+              rows.push({ scenario: `${label} (${procs} worker ${unit})`, database: "PostgreSQL", ours: r, peer: { name: "graphile-worker (concurrency 1)", ...peerD }, targets: [{ kind: "ratioMin", value: 1.0 }] });
+              rows.push({ scenario: `${label} (${procs} worker ${unit}) vs tuned peer`, database: "PostgreSQL", ours: r, peer: { name: "graphile-worker (concurrency 10)", ...peerT } });
+            }
+          } finally {
+            for (const g of groups.reverse()) await g.stop();
+          }
+        }
+      } finally {
+        await runEnds.close();
+        await scheduler.stop();
+      }
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+      await utilsDefault.release();
+      await utilsTuned.release();
+      for (const p of peerPools) await p.end();
+      await ours.drop();
+      await peerDefault.drop();
+      await peerTuned.drop();
+    }
+    notes.push("throughput vs tuned peer: the stretch goal (ratio ≥ 1.0 against graphile-worker at concurrency 10), not a target.");
+    return { rows, notes, raw };
+  },
+};
