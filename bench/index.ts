@@ -71,7 +71,7 @@ async function main(): Promise<number> {
       // The full form also keeps each scenario's latest figures in a file of its own, so that
       // running one scenario never drops another's figures (README links these files).
       if (!quick) {
-        const section = `## ${scenario.name}: ${scenario.title}\n\n${machine(scenarioLoad)}\n\n${renderTable(result.rows)}\n\n${result.notes.map((n) => `- ${n}`).join("\n")}\n`;
+        const section = `## ${scenario.name} — ${scenario.title}\n\n${machine(scenarioLoad)}\n\n${renderTable(result.rows)}\n\n${result.notes.map((n) => `- ${n}`).join("\n")}\n`;
         fs.writeFileSync(path.join(RESULTS, `${scenario.name}.md`), section);
       }
     } catch (err) {
@@ -86,9 +86,14 @@ async function main(): Promise<number> {
   const markdown = `${header}\n\n${renderTable(rows)}\n\n${notes.join("\n")}\n`;
   console.log(markdown);
 
-  // latest.md: the whole table of the last full run of every scenario; a run of some scenarios
-  // writes only their own files (above) and latest-partial.md.
-  const base = quick ? "latest-quick" : selected.length === SCENARIOS.length ? "latest" : "latest-partial";
+  // This run's table goes to latest-quick.md (quick form) or latest-partial.md; latest.md gathers
+  // the latest full-form file of every scenario (each with its own machine line and date), so a
+  // run of some scenarios never drops the others' figures.
+  const base = quick ? "latest-quick" : "latest-partial";
+  if (!quick) {
+    const sections = SCENARIOS.map((sc) => path.join(RESULTS, `${sc.name}.md`)).filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f, "utf8"));
+    fs.writeFileSync(path.join(RESULTS, "latest.md"), `# Updraft benchmarks: the latest full-form figures of each scenario\n\n${sections.join("\n")}`);
+  }
   fs.writeFileSync(path.join(RESULTS, `${base}.md`), markdown);
   fs.writeFileSync(
     path.join(RESULTS, `${base}.json`),

@@ -67,6 +67,8 @@ export class Worker {
   private readonly secrets: WorkerSecrets;
   private readonly running = new Map<string, Running>();
   private claiming = false;
+  /** The claim round in flight, if any (stop() waits for it). */
+  private claimLoop: Promise<void> = Promise.resolve();
   private wakeAgain = false;
   /** Queued TIs may be waiting that no claim has looked for yet (see wake). */
   private backlog = true;
@@ -122,7 +124,7 @@ export class Worker {
       return;
     }
     this.claiming = true;
-    void (async () => {
+    this.claimLoop = (async () => {
       try {
         do {
           this.wakeAgain = false;
@@ -338,6 +340,10 @@ export class Worker {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     await this.unlisten?.();
+    // A claim already sent may still bring TIs back: wait for it, so that they are among the
+    // running ones below (finished within the grace, or handed back) rather than started after
+    // the runners are gone and left `running` for the reaper to fail.
+    await this.claimLoop;
     if (this.running.size) {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, graceMs).unref())]);
     }

@@ -1,5 +1,6 @@
 // Runs one attempt of one task of a loaded DAG definition, and says how it ended. Used by the
 // worker's runner child and by `updraft dags test`; knows nothing about the database.
+import { checkHttpUrl, httpGuardFromEnv } from "./httpGuard.js";
 import { spawn } from "node:child_process";
 import type { DagDefinition, TaskDefinition } from "../authoring/index.js";
 import { buildContext, TaskFailedNoRetry, TaskSkipped, toJson, type TaskHost, type TaskRunRequest } from "./context.js";
@@ -113,8 +114,11 @@ async function runHttp(task: TaskDefinition, ctx: TaskContext, host: TaskHost, s
       if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
     }
   }
+  const guard = httpGuardFromEnv();
+  await checkHttpUrl(spec.url, guard);
   host.log("log", "info", `${method} ${spec.url}`);
-  const response = await fetch(spec.url, { method, headers, body, signal });
+  // With the guard on, a redirect is an error: it could lead to an address the guard refuses.
+  const response = await fetch(spec.url, { method, headers, body, signal, redirect: guard.enabled ? "error" : "follow" });
   const text = await response.text();
   const expected = spec.expectStatus === undefined ? null : [spec.expectStatus].flat();
   const ok = expected ? expected.includes(response.status) : response.status >= 200 && response.status < 300;

@@ -60,4 +60,34 @@ describe.skipIf(!backends().includes("postgres"))("claim under the lock on postg
       await holder.end();
     }
   });
+
+  it("a worker stopping while its claim waits for the lock runs or hands back what that claim brings", async () => {
+    const worker = await startEngine(db.store, { dagsFolder: engine.dagsFolder, slots: 2 });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(7461928374651)");
+      // The run's NOTIFY wakes the worker; its claim waits for the lock.
+      const run = await createRun(db.store.db, { dagId: "solo", runId: "stopping", runType: "manual", logicalDate: null });
+      await waitFor("the worker's claim to wait on the lock", async () => {
+        const { rows } = await holder.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted");
+        return rows[0].n > 0;
+      });
+      const stopping = worker.worker!.stop(2_000).then(() => Date.now());
+      await new Promise((r) => setTimeout(r, 200));
+      await holder.query("commit");
+      const stoppedAt = await stopping;
+      await new Promise((r) => setTimeout(r, 1_000));
+      // Claimed during the stop: finished within the grace or handed back, before stop() returned —
+      // a stopped worker starts nothing afterwards (its runners and store may be gone by then).
+      const ti = await db.store.db.selectFrom("task_instances").select(["state", "start_date", "end_date"]).where("run_pk", "=", run.id).executeTakeFirstOrThrow();
+      expect(["success", "queued"]).toContain(ti.state);
+      if (ti.state === "success") expect(ti.end_date!.getTime()).toBeLessThanOrEqual(stoppedAt);
+    } finally {
+      await holder.query("rollback").catch(() => {});
+      await holder.end();
+      await worker.stop();
+    }
+  });
 });
