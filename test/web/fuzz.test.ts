@@ -129,6 +129,11 @@ describe.each(backends())("fuzzing the API on %s", (backend) => {
       { numRuns: RUNS, seed: Number(process.env.UPDRAFT_FUZZ_SEED ?? Date.now() % 2 ** 31), endOnFailure: true },
     );
     console.log(`fuzz on ${backend}: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(" ")}`);
-    expect(await fingerprint(db.store)).toEqual(before);
+    // The data is unchanged. The audit log is not compared: it records every accepted write call
+    // (as Airflow's event log does), and a random body can be a valid no-op write — e.g. a bulk
+    // PATCH /dags whose filter matches nothing — which changes nothing else.
+    const { audit_log: _auditAfter, ...after } = await fingerprint(db.store);
+    const { audit_log: _auditBefore, ...expected } = before;
+    expect(after).toEqual(expected);
   }, 180_000);
 });
