@@ -82,7 +82,8 @@ export async function runLostAttemptCallback(input: {
   if (outcome.lost) input.onLog({ ts: Date.now(), stream: "log", level: "error", line: `[updraft] the task's callback did not finish: ${"error" in outcome.result ? outcome.result.error : ""}` });
 }
 
-function requestOf(task: ClaimedTask): TaskRunRequest {
+/** What a runner needs of a claimed TI to run its task (or its callbacks): no inputs. */
+export function requestOf(task: ClaimedTask): TaskRunRequest {
   return {
     dagId: task.dagId,
     taskId: task.taskId,

@@ -23,7 +23,7 @@ import { ensureBundleFile } from "../engine/dagfile/bundleCache.js";
 import { retryDelayMs } from "../engine/semantics/retry.js";
 import { registerWorker, unregisterWorker } from "../engine/store/workers.js";
 import { RunnerPool } from "./runnerPool.js";
-import { runLostAttemptCallback, runRunCallback } from "./runCallback.js";
+import { requestOf, runLostAttemptCallback, runRunCallback } from "./runCallback.js";
 import { recordTaskRecords } from "../engine/store/metrics/recordTaskRecords.js";
 import { getProductionVersion } from "../engine/store/models/readModels.js";
 import { isEmptyRecords } from "../engine/execution/taskRecords.js";
@@ -198,22 +198,7 @@ export class Worker {
         attempt: entry.attempt,
         bundleFile,
         timeoutMs: def.timeoutMs,
-        request: {
-          dagId: task.dagId,
-          taskId: task.taskId,
-          runId: task.runId,
-          mapIndex: task.mapIndex,
-          tryNumber: task.tryNumber,
-          maxTries: task.maxTries,
-          logicalDate: task.logicalDate?.toISOString() ?? null,
-          dataIntervalStart: task.dataIntervalStart?.toISOString() ?? null,
-          dataIntervalEnd: task.dataIntervalEnd?.toISOString() ?? null,
-          runStartDate: task.runStartDate?.toISOString() ?? null,
-          conf: task.conf ?? {},
-          inputs,
-          mapError,
-          sensorStartedAt,
-        },
+        request: { ...requestOf(task), inputs, mapError, sensorStartedAt },
         // Masked before it is stored: the logs API and live events read the stored line.
         onLog: (l) => entry.logs.push({ ts: l.ts, stream: l.stream, level: l.level, line: entry.secrets.mask(l.line) }),
         pullXcom: (taskId, key) => pullXcom(db, task.runPk, taskId, key),

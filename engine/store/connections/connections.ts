@@ -1,8 +1,8 @@
 // Connections (Airflow's `connection` table): the reads and writes behind /api/v2/connections and
 // `ctx.connections.get`. The password and the extra are stored encrypted (SecretCipher), so a
 // leaked row or dump reveals neither.
-import { sql, type Kysely, type RawBuilder } from "kysely";
-import type { Database } from "../schema.js";
+import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
+import type { ConnectionsTable, Database } from "../schema.js";
 import type { SecretCipher } from "../../secrets/cipher.js";
 
 export interface Connection {
@@ -23,20 +23,8 @@ export type ConnectionInput = Omit<Connection, "id">;
 
 const COLUMNS = ["id", "conn_id", "conn_type", "description", "host", "schema", "login", "password", "port", "extra", "is_encrypted", "is_extra_encrypted"] as const;
 
-type Row = {
-  id: number;
-  conn_id: string;
-  conn_type: string;
-  description: string | null;
-  host: string | null;
-  schema: string | null;
-  login: string | null;
-  password: string | null;
-  port: number | null;
-  extra: string | null;
-  is_encrypted: boolean;
-  is_extra_encrypted: boolean;
-};
+// The columns COLUMNS selects (the table without its timestamps).
+type Row = Pick<Selectable<ConnectionsTable>, (typeof COLUMNS)[number]>;
 
 function decrypted(cipher: SecretCipher, r: Row): Connection {
   const open = (v: string | null, encrypted: boolean, what: string) => (v !== null && encrypted ? cipher.decrypt(v, `the ${what} of connection "${r.conn_id}"`) : v);

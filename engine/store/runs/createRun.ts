@@ -4,7 +4,7 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import { ConflictError, NotFoundError, ValidationError } from "../../errors.js";
 import type { Database, DagRunRow } from "../schema.js";
 import { withDbRetry } from "../sqlstate.js";
-import { startableTasks, startQueuedRuns } from "./startQueuedRuns.js";
+import { startableTasks, startQueuedRuns, taskInstanceFields } from "./startQueuedRuns.js";
 import { CHANNELS } from "../channels.js";
 import { PREPARED } from "../db.js";
 import { confProblems } from "../../params.js";
@@ -91,24 +91,14 @@ export async function createRunInTx(tx: Transaction<Database>, input: CreateRunI
   // one and no backfill — starts the run at once: the run, its TIs (roots queued) and the
   // NOTIFYs in one statement, instead of inserting it queued for startQueuedRuns to start (ten
   // round trips more on the trigger → first task path). The rows are the ones startQueuedRuns
-  // would write (a new column there belongs here too); anything else (depends_on_past roots, an empty DAG) takes that general path.
+  // would write (taskInstanceFields); anything else (depends_on_past roots, an empty DAG) takes that general path.
   const startable = startableTasks(version);
   const fast =
     !dag.is_paused && dag.running < dag.max_active_runs && dag.queued === 0 && !dag.backfilling && input.runType !== "backfill" &&
     version.structure.tasks.length > 0 && !startable.some((t) => t.dependsOnPast);
   if (fast) {
     const roots = new Set(startable.map((t) => t.taskId));
-    const tis = version.structure.tasks.map((t) => ({
-      task_id: t.taskId,
-      operator: t.operator,
-      state: roots.has(t.taskId) ? "queued" : null,
-      max_tries: t.retries,
-      pool: t.pool,
-      pool_slots: t.poolSlots,
-      max_active_tis_per_dag: t.maxActiveTisPerDag ?? null,
-      queue: t.queue,
-      priority_weight: t.effectivePriority,
-    }));
+    const tis = version.structure.tasks.map((t) => taskInstanceFields(t, roots.has(t.taskId) ? "queued" : null));
     const queues = [...new Set(startable.map((t) => t.queue))];
     const started = (
       await sql<DagRunRow & { notified: number; notified_run: string }>`${PREPARED}

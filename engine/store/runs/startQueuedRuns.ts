@@ -81,17 +81,9 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
         run_pk: run.id,
         dag_id: dagId,
         run_id: run.run_id,
-        task_id: t.taskId,
         dag_version_id: run.dag_version_id,
-        operator: t.operator,
-        state: root ? "queued" : null,
+        ...taskInstanceFields(t, root ? "queued" : null),
         queued_when: root ? sql<Date>`now()` : null,
-        max_tries: t.retries,
-        pool: t.pool,
-        pool_slots: t.poolSlots,
-        max_active_tis_per_dag: t.maxActiveTisPerDag ?? null,
-        queue: t.queue,
-        priority_weight: t.effectivePriority,
       };
     });
     // Chunked: PostgreSQL takes at most 65,535 parameters in one statement.
@@ -100,6 +92,21 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
   for (const q of queues) await notify(CHANNELS.tiQueued, q).execute(tx);
   if (runs.length) await notify(CHANNELS.runChanged, dagId).execute(tx);
   return runs.map((r) => r.id);
+}
+
+/** A new TI's columns that come from its task (createRun's one-statement start writes the same). */
+export function taskInstanceFields(t: LoadedVersion["structure"]["tasks"][number], state: "queued" | null) {
+  return {
+    task_id: t.taskId,
+    operator: t.operator,
+    state,
+    max_tries: t.retries,
+    pool: t.pool,
+    pool_slots: t.poolSlots,
+    max_active_tis_per_dag: t.maxActiveTisPerDag ?? null,
+    queue: t.queue,
+    priority_weight: t.effectivePriority,
+  };
 }
 
 /** The tasks whose TIs start with the run: roots, and tasks whose rule needs no upstream to finish (`always`). */
@@ -158,21 +165,7 @@ async function restartClearedRun(tx: Transaction<Database>, dagId: string, run: 
     await tx
       .insertInto("task_instances")
       .values(
-        missing.map((t) => ({
-          run_pk: run.id,
-          dag_id: dagId,
-          run_id: run.run_id,
-          task_id: t.taskId,
-          dag_version_id: run.dag_version_id,
-          operator: t.operator,
-          state: null,
-          max_tries: t.retries,
-          pool: t.pool,
-          pool_slots: t.poolSlots,
-          max_active_tis_per_dag: t.maxActiveTisPerDag ?? null,
-          queue: t.queue,
-          priority_weight: t.effectivePriority,
-        })),
+        missing.map((t) => ({ run_pk: run.id, dag_id: dagId, run_id: run.run_id, dag_version_id: run.dag_version_id, ...taskInstanceFields(t, null) })),
       )
       .execute();
   }
