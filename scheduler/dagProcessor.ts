@@ -31,6 +31,8 @@ export interface DagProcessorOptions {
   dagsFolder: string;
   cacheDir: string;
   importTimeoutMs: number;
+  /** A DAG file larger than this is an import error, never bundled (UPDRAFT_DAG_FILE_MAX_BYTES); default 5 MB. */
+  maxFileBytes?: number;
   logger: Logger;
   watch: boolean;
   /** Called after a file's DAGs were recorded. */
@@ -77,7 +79,7 @@ export class DagProcessor {
     if (files.length) this.importer.warm();
     const batches: string[][] = [];
     for (let i = 0; i < files.length; i += BATCH_FILES) batches.push(files.slice(i, i + BATCH_FILES));
-    const bundleBatch = (batch: string[]) => bundleDagFiles(batch).catch(() => null);
+    const bundleBatch = (batch: string[]) => bundleDagFiles(batch, { maxFileBytes: this.options.maxFileBytes }).catch(() => null);
     let bundling = batches.length ? bundleBatch(batches[0]!) : null;
     let recording: Promise<void> = Promise.resolve();
     for (let b = 0; b < batches.length; b++) {
@@ -202,7 +204,7 @@ export class DagProcessor {
     }
     let bundled;
     try {
-      bundled = await bundleDagFile(file);
+      bundled = await bundleDagFile(file, { maxFileBytes: this.options.maxFileBytes });
     } catch (err) {
       await this.recordBundleError(file, err as Error);
       return;

@@ -10,6 +10,7 @@ export async function startScheduler(store: Store, config: Config, logger: Logge
     dagsFolder: config.dagsFolder,
     cacheDir: path.join(config.home, "cache", "bundles"),
     dagImportTimeoutMs: config.dagImportTimeoutMs,
+    dagFileMaxBytes: config.dagFileMaxBytes,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     logger: logger.child({ component: "scheduler" }),
   });

@@ -10,7 +10,7 @@ import { testDag } from "../../engine/testing/testDag.js";
 import { parseConf, parseDate } from "./shared.js";
 
 export async function dagsListCommand(config: Config, json: boolean): Promise<void> {
-  const files = await loadDagFolder(config.dagsFolder);
+  const files = await loadDagFolder(config.dagsFolder, undefined, { maxFileBytes: config.dagFileMaxBytes });
   const dags = files.flatMap((f) => f.structures.map((s) => ({ dag_id: s.dagId, fileloc: path.relative(process.cwd(), f.fileloc), schedule: s.schedule?.summary ?? null, tasks: s.tasks.length, tags: s.tags })));
   const errors = files.filter((f) => f.error).map((f) => ({ filename: f.fileloc, line: f.error!.line, message: f.error!.message.split("\n")[0] }));
   if (json) {
@@ -54,7 +54,7 @@ const STATE_MARK: Record<string, string> = { success: "✔", failed: "✘", skip
 export async function dagsTestCommand(config: Config, dagId: string, opts: { date?: string; conf?: string }): Promise<void> {
   const conf = parseConf(opts.conf);
   const date = parseDate(opts.date, "--date");
-  const files = await loadDagFolder(config.dagsFolder);
+  const files = await loadDagFolder(config.dagsFolder, undefined, { maxFileBytes: config.dagFileMaxBytes });
   const file = files.find((f) => f.structures.some((s) => s.dagId === dagId));
   if (!file) {
     const broken = files.filter((f) => f.error).map((f) => `${f.fileloc}: ${f.error!.message.split("\n")[0]}`);

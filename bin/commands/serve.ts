@@ -6,8 +6,7 @@ import type { Config } from "../../engine/config.js";
 import { createLogger, type Logger } from "../../engine/logger.js";
 import { UpdraftError } from "../../engine/errors.js";
 import type { Store } from "../../engine/store/db.js";
-import { migrate } from "../../engine/store/migrate.js";
-import { openStoreFromConfig } from "../../engine/store/openFromConfig.js";
+import { openMigratedStore } from "../../engine/store/openFromConfig.js";
 import { startScheduler } from "../../scheduler/main.js";
 import { startWorker } from "../../worker/main.js";
 
@@ -54,18 +53,17 @@ function stopOnSignals(store: Store, logger: Logger, parts: Stoppable[], onStop?
   process.once("SIGTERM", () => void stop("SIGTERM"));
 }
 
-async function openMigrated(config: Config, name: string): Promise<Store> {
+/** Waits for a PostgreSQL that is not up yet (one log line per attempt), then migrates. */
+async function openMigrated(config: Config, name: string, logger: Logger): Promise<Store> {
   fs.mkdirSync(config.home, { recursive: true });
-  const store = await openStoreFromConfig(config, name);
-  await migrate(store);
-  return store;
+  return openMigratedStore(config, name, logger);
 }
 
 export async function startCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   await ensureUiBuilt(logger);
-  const store = await openMigrated(config, "updraft-standalone");
+  const store = await openMigrated(config, "updraft-standalone", logger);
   const secretKey = resolveSecretKey(config);
   const admin = await ensureAdminUser(store.db, config.adminPassword);
   const scheduler = await startScheduler(store, config, logger);
@@ -97,7 +95,7 @@ export async function startCommand(config: Config): Promise<void> {
 
 export async function schedulerCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
-  const store = await openMigrated(config, "updraft-scheduler");
+  const store = await openMigrated(config, "updraft-scheduler", logger);
   const scheduler = await startScheduler(store, config, logger);
   stopOnSignals(store, logger, [scheduler]);
 }
@@ -112,7 +110,7 @@ export async function workerCommand(config: Config, overrides: { slots?: number;
   }
   if (overrides.queues && !overrides.queues.length) throw new UpdraftError("--queues needs at least one queue name", "usage", 2);
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
-  const store = await openMigrated(config, "updraft-worker");
+  const store = await openMigrated(config, "updraft-worker", logger);
   const worker = await startWorker(store, config, logger, overrides);
   stopOnSignals(store, logger, [worker]);
 }
@@ -121,7 +119,7 @@ export async function webCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   await ensureUiBuilt(logger);
-  const store = await openMigrated(config, "updraft-web");
+  const store = await openMigrated(config, "updraft-web", logger);
   const secretKey = resolveSecretKey(config);
   await ensureAdminUser(store.db, config.adminPassword);
   const web = await startWebServer(store, { ...config, secretKey }, logger);

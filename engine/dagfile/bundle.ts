@@ -6,6 +6,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { DAG_FILE_MAX_BYTES_DEFAULT } from "../config.js";
 
 const AUTHORING_ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../authoring/index.ts");
 
@@ -65,10 +66,29 @@ const BUILD_OPTIONS = {
   banner: { js: "import { createRequire as __updraftRequire } from 'node:module'; const require = __updraftRequire(import.meta.url);" },
 } satisfies esbuild.BuildOptions;
 
+export interface BundleOptions {
+  /** A DAG file larger than this is refused before esbuild reads it (UPDRAFT_DAG_FILE_MAX_BYTES). */
+  maxFileBytes?: number;
+}
+
+function sizeText(bytes: number): string {
+  const [value, unit] = bytes >= 1024 * 1024 ? [bytes / (1024 * 1024), "MB"] : bytes >= 1024 ? [bytes / 1024, "KB"] : [bytes, "bytes"];
+  return `${Number(value.toFixed(1))} ${unit}`;
+}
+
+/** The refusal of a DAG file over the size limit, or null; from the file's size alone, never its contents. */
+export async function oversizeError(fileloc: string, maxBytes = DAG_FILE_MAX_BYTES_DEFAULT): Promise<BundleError | null> {
+  const { size } = await fs.stat(fileloc);
+  if (size <= maxBytes) return null;
+  return new BundleError(`${fileloc}:1: the file is ${sizeText(size)} (${size} bytes), over the DAG file size limit of ${sizeText(maxBytes)} (UPDRAFT_DAG_FILE_MAX_BYTES): not bundled or imported`, 1);
+}
+
 const localInputs = (inputs: Iterable<string>) => [...inputs].filter((p) => !p.includes("node_modules")).map((p) => path.resolve(p));
 const hashOf = (bundle: string) => createHash("sha256").update(bundle).digest("hex").slice(0, 32);
 
-export async function bundleDagFile(fileloc: string): Promise<BundledFile> {
+export async function bundleDagFile(fileloc: string, options: BundleOptions = {}): Promise<BundledFile> {
+  const oversize = await oversizeError(fileloc, options.maxFileBytes);
+  if (oversize) throw oversize;
   const source = await fs.readFile(fileloc, "utf8");
   let result: esbuild.BuildResult<{ write: false }>;
   try {
@@ -93,13 +113,16 @@ export async function bundleDagFile(fileloc: string): Promise<BundledFile> {
  * directory, so the source map's paths come out the same. A build with an error in any of its files
  * fails as a whole; its files are then bundled one by one, so each gets its own result or error.
  */
-export async function bundleDagFiles(filelocs: string[]): Promise<Map<string, BundledFile | BundleError>> {
+export async function bundleDagFiles(filelocs: string[], options: BundleOptions = {}): Promise<Map<string, BundledFile | BundleError>> {
   const out = new Map<string, BundledFile | BundleError>();
+  // Oversized files never join a build: esbuild would read them whole.
+  const oversize = await Promise.all(filelocs.map((f) => oversizeError(f, options.maxFileBytes).catch(() => null)));
+  oversize.forEach((err, i) => err && out.set(filelocs[i]!, err));
   const byDir = new Map<string, string[]>();
-  for (const f of filelocs) byDir.set(path.dirname(f), [...(byDir.get(path.dirname(f)) ?? []), f]);
+  for (const f of filelocs.filter((f) => !out.has(f))) byDir.set(path.dirname(f), [...(byDir.get(path.dirname(f)) ?? []), f]);
   const one = async (f: string) => {
     try {
-      out.set(f, await bundleDagFile(f));
+      out.set(f, await bundleDagFile(f, options));
     } catch (err) {
       out.set(f, err instanceof BundleError ? err : new BundleError((err as Error).message, null));
     }

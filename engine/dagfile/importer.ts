@@ -1,6 +1,8 @@
 // Parent side of the importer child: files are sent in batches and imported one after another,
 // each under its own time limit. On a timeout or crash the child is killed and replaced; the file
-// being imported becomes an import error and the rest of its batch goes to the new child.
+// being imported becomes an import error and the rest of its batch goes to the new child. At a
+// file's time limit the child's watchdog thread reports where the import is spinning (fd 4,
+// importWatchdog.ts); the parent kills the child on that report, or a little later without one.
 import { fork, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -11,10 +13,19 @@ import * as esbuild from "esbuild";
 import { forkTs } from "../process/spawnTs.js";
 import type { DagStructure } from "../model/structure.js";
 import type { ImportProblem } from "./extractDags.js";
+import { WATCHDOG_FD, type WatchdogReport } from "./importWatchdog.js";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "importerChild.ts");
 /** Every import keeps its module in the child's memory: start afresh after this many. */
 const RECYCLE_AFTER_IMPORTS = 500;
+/**
+ * After a file's time limit, how long the parent waits for the watchdog's report before killing
+ * the child anyway. The report comes within milliseconds of a busy loop's limit, or within the
+ * watchdog's own 1 s wait when the thread is blocked outside JavaScript.
+ */
+const WATCHDOG_GRACE_MS = 2_000;
+/** The child's stdio: the watchdog's report pipe is fd 4 (WATCHDOG_FD). */
+const STDIO = ["ignore", "pipe", "pipe", "ipc", "pipe"] as const;
 
 let builtChild: string | null = null;
 
@@ -46,10 +57,18 @@ function forkChild(): ChildProcess {
       }
       builtChild = file;
     }
-    return fork(builtChild, [], { execArgv: ["--enable-source-maps"], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+    return fork(builtChild, [], { execArgv: ["--enable-source-maps"], stdio: [...STDIO], serialization: "advanced" });
   } catch {
-    return forkTs(CHILD);
+    return forkTs(CHILD, { stdio: [...STDIO] });
   }
+}
+
+/** The import error of a file that ran past its time limit, naming where it was when the watchdog looked. */
+function timeoutProblem(timeoutMs: number, report: WatchdogReport | null): ImportProblem {
+  const base = `importing the DAG file took longer than ${timeoutMs} ms (UPDRAFT_DAG_IMPORT_TIMEOUT_MS)`;
+  if (!report?.where) return { message: base, line: null, stack: "" };
+  const message = `${base}: still running at ${report.where}`;
+  return { message, line: report.line, stack: message };
 }
 
 export type ImportResult = { structures: DagStructure[] } | { error: ImportProblem };
@@ -63,6 +82,8 @@ export class DagImporter {
   private imports = 0;
   private nextId = 1;
   private chain: Promise<unknown> = Promise.resolve();
+  /** The running round's handler of the watchdog's reports. */
+  private onWatchdog: ((report: WatchdogReport) => void) | null = null;
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -88,6 +109,7 @@ export class DagImporter {
       this.child = forkChild();
       this.child.stdout?.resume();
       this.child.stderr?.resume();
+      this.readWatchdog(this.child);
       this.imports = 0;
     }
     return this.child;
@@ -108,15 +130,14 @@ export class DagImporter {
     const results: ImportResult[] = [];
     return new Promise<ImportResult[]>((resolve) => {
       let timer: NodeJS.Timeout;
+      // The backstop: no report from the watchdog (blocked in native code, or the watchdog broken).
       const arm = () => {
         clearTimeout(timer);
-        timer = setTimeout(
-          () => fail({ error: { message: `importing the DAG file took longer than ${this.timeoutMs} ms (UPDRAFT_DAG_IMPORT_TIMEOUT_MS)`, line: null, stack: "" } }),
-          this.timeoutMs,
-        );
+        timer = setTimeout(() => fail({ error: timeoutProblem(this.timeoutMs, null) }), this.timeoutMs + WATCHDOG_GRACE_MS);
       };
       const finish = () => {
         clearTimeout(timer);
+        this.onWatchdog = null;
         child.off("message", onMessage);
         child.off("exit", onExit);
         resolve(results);
@@ -135,10 +156,36 @@ export class DagImporter {
       const onExit = (code: number | null, signal: string | null) =>
         fail({ error: { message: `the DAG file's import ended the importer process (${signal ?? `exit code ${code}`})`, line: null, stack: "" } });
       arm();
+      this.onWatchdog = (report) => {
+        if (report.id === id && report.index === results.length) fail({ error: timeoutProblem(this.timeoutMs, report) });
+      };
       child.on("message", onMessage);
       child.once("exit", onExit);
-      child.send({ id, items });
+      child.send({ id, items, timeoutMs: this.timeoutMs });
     });
+  }
+
+  /** Reports are JSON lines on the child's fd 4. */
+  private readWatchdog(child: ChildProcess): void {
+    const pipe = child.stdio[WATCHDOG_FD] as NodeJS.ReadableStream | null | undefined;
+    if (!pipe) return;
+    let buffered = "";
+    pipe.setEncoding("utf8");
+    pipe.on("data", (chunk: string) => {
+      buffered += chunk;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let report: WatchdogReport;
+        try {
+          report = JSON.parse(line) as WatchdogReport;
+        } catch {
+          continue;
+        }
+        if (this.child === child) this.onWatchdog?.(report);
+      }
+    });
+    pipe.on("error", () => {});
   }
 
   private kill(): void {

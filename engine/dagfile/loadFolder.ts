@@ -1,7 +1,7 @@
 // Loading DAG files in this process (no child, no database): `updraft dags list` and `dags test`.
 import os from "node:os";
 import path from "node:path";
-import { bundleDagFile, bundleDagFiles } from "./bundle.js";
+import { bundleDagFile, bundleDagFiles, type BundleOptions } from "./bundle.js";
 import { ensureBundleFile } from "./bundleCache.js";
 import { dagsOf, extractDags, importBundle } from "./extractDags.js";
 import { listDagFiles } from "./listDagFiles.js";
@@ -15,14 +15,14 @@ export interface LoadedFile {
   error?: { message: string; line: number | null };
 }
 
-export async function loadDagFolder(folder: string, cacheDir = path.join(os.tmpdir(), "updraft-cli-cache")): Promise<LoadedFile[]> {
+export async function loadDagFolder(folder: string, cacheDir = path.join(os.tmpdir(), "updraft-cli-cache"), options: BundleOptions = {}): Promise<LoadedFile[]> {
   const out: LoadedFile[] = [];
   const filelocs = listDagFiles(folder);
   // Bundled together (the modules they share parsed once); each file's result or error kept apart.
-  const bundles = await bundleDagFiles(filelocs);
+  const bundles = await bundleDagFiles(filelocs, options);
   for (const fileloc of filelocs) {
     try {
-      const bundled = bundles.get(fileloc) ?? (await bundleDagFile(fileloc));
+      const bundled = bundles.get(fileloc) ?? (await bundleDagFile(fileloc, options));
       if (bundled instanceof Error) throw bundled;
       const file = ensureBundleFile(cacheDir, bundled.codeHash, bundled.bundle);
       const result = await extractDags(file, fileloc);

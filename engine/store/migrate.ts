@@ -43,7 +43,8 @@ export async function migrate(store: Store, dir = MIGRATIONS_DIR): Promise<strin
           await exec("commit");
         } catch (err) {
           await exec("rollback");
-          throw new Error(`migration ${m.name} failed: ${(err as Error).message}`);
+          // The SQLSTATE stays on the error: a server restart mid-migration is retried (sqlstate.ts).
+          throw Object.assign(new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err }), { code: (err as { code?: string }).code });
         }
         ran.push(m.name);
       }

@@ -20,8 +20,12 @@ const RETRYABLE_SQLSTATES: Record<string, string> = {
   "08004": "sqlserver_rejected_establishment_of_sqlconnection",
 };
 
-/** Node-level failures of the connection itself (no SQLSTATE): the server went away. */
-const RETRYABLE_NODE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
+/**
+ * Node-level failures of the connection itself (no SQLSTATE): the server went away, or is not up
+ * yet. EAI_AGAIN is a temporary DNS failure (a container network coming up); ENOTFOUND is not
+ * here: a host name that does not exist is a configuration error.
+ */
+const RETRYABLE_NODE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "EAI_AGAIN"]);
 // pg's timeouts (query_timeout, connectionTimeoutMillis) on a dead or half-open connection: the
 // client was destroyed (db.ts), so running the statement again uses a fresh connection.
 const RETRYABLE_MESSAGES = [/Connection terminated/i, /connection is closed/i, /Client has encountered a connection error/i, /Query read timeout/i, /timeout exceeded when trying to connect/i];
@@ -40,7 +44,15 @@ export function isRetryableDbError(err: unknown): boolean {
  */
 export async function withDbRetry<T>(
   fn: () => Promise<T>,
-  options: { attempts?: number; forMs?: number; baseMs?: number; maxMs?: number; retryable?: (err: unknown) => boolean } = {},
+  options: {
+    attempts?: number;
+    forMs?: number;
+    baseMs?: number;
+    maxMs?: number;
+    retryable?: (err: unknown) => boolean;
+    /** Called before each wait, e.g. to log the attempt. */
+    onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  } = {},
 ): Promise<T> {
   const attempts = options.forMs !== undefined ? Infinity : (options.attempts ?? 8);
   const deadline = options.forMs !== undefined ? Date.now() + options.forMs : Infinity;
@@ -52,6 +64,7 @@ export async function withDbRetry<T>(
     } catch (err) {
       if (attempt >= attempts || Date.now() >= deadline || !(isRetryableDbError(err) || options.retryable?.(err))) throw err;
       const delay = Math.random() * Math.min(max, base * 2 ** attempt);
+      options.onRetry?.(err, attempt, delay);
       await new Promise((r) => setTimeout(r, delay));
     }
   }

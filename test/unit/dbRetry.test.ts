@@ -13,6 +13,10 @@ describe("isRetryableDbError", () => {
     [{ message: "Query read timeout" }, true], // pg's query_timeout: a half-open connection
     [{ message: "timeout exceeded when trying to connect" }, true],
     [{ message: "Connection terminated unexpectedly" }, true],
+    [{ code: "EAI_AGAIN" }, true], // temporary DNS failure: a container network coming up
+    [{ code: "ENOTFOUND" }, false], // no such host: a configuration error, fails at start
+    [{ code: "28P01" }, false], // authentication failed
+    [{ code: "3D000" }, false], // no such database
     [{ code: "23505" }, false],
     [{ code: "42P01" }, false],
     [new Error("boom"), false],
