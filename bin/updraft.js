@@ -1,7 +1,25 @@
 #!/usr/bin/env node
-// The `updraft` command. Registers tsx so the TypeScript sources run as they are, then hands
-// over to the CLI (bin/cli.ts).
-import { register } from "tsx/esm/api";
+// The `updraft` command: the CLI (bin/cli.ts), run from its JavaScript build (buildCli.js) so that
+// the process carries no TypeScript loader. Should the build fail (a read-only install, an
+// esbuild error), or with UPDRAFT_RUN_SOURCES=1, the TypeScript sources run through tsx instead.
+// First: V8 settings that must be in place before the CLI loads (v8Flags.js).
+import "./v8Flags.js";
+import { builtCli } from "./buildCli.js";
 
-register();
-await import("./cli.ts");
+let built = null;
+if (process.env.UPDRAFT_RUN_SOURCES !== "1") {
+  try {
+    built = await builtCli();
+  } catch (err) {
+    process.emitWarning(`updraft: running the TypeScript sources through tsx (the build failed: ${err?.message ?? err})`);
+  }
+}
+if (built) {
+  // Stack traces point at the TypeScript sources, as they do through tsx.
+  process.setSourceMapsEnabled(true);
+  await import(built);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("./cli.ts");
+}

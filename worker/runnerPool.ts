@@ -4,6 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { forkTs } from "../engine/process/spawnTs.js";
+import { builtEntry, forkBuilt } from "../engine/process/forkBuilt.js";
 import type { TaskRunRequest } from "../engine/execution/context.js";
 import type { AttemptResult } from "../engine/execution/runTask.js";
 import type { FromRunner, ToRunner } from "./runnerChild.js";
@@ -43,17 +44,25 @@ export class RunnerPool {
   private all = new Set<Runner>();
   private active = new Map<string, { runner: Runner; abort(reason: string): void }>();
 
+  /**
+   * The runner entry bundled into plain JavaScript (forkBuilt.ts), set by warm(): runners then
+   * start on plain node, without tsx's loader thread and esbuild process in each of them. Null
+   * until then, or when it cannot be built: runners then start through tsx.
+   */
+  private builtChild: string | null = null;
+
   constructor(private readonly killGraceMs: number) {}
 
   /** Starts `n` runners ahead of time, so the first tasks do not pay for process start. */
   async warm(n: number): Promise<void> {
+    this.builtChild ??= await builtEntry(CHILD);
     const fresh = Array.from({ length: Math.max(0, n - this.all.size) }, () => this.spawn());
     this.idle.push(...fresh);
     await Promise.all(fresh.map((r) => r.ready));
   }
 
   private spawn(): Runner {
-    const child = forkTs(CHILD);
+    const child = this.builtChild ? forkBuilt(this.builtChild) : forkTs(CHILD);
     const runner: Runner = { child, busy: false, ready: Promise.resolve() };
     // A runner that prints outside a task (a library at import) must not fill its pipe and block.
     child.stdout?.resume();

@@ -8,17 +8,34 @@
 // is a child of its run's span, and the run's span (recorded by whichever worker ended the run) gets
 // exactly that span id.
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Tracer } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, RandomIdGenerator, type IdGenerator } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import type { IdGenerator } from "@opentelemetry/sdk-trace-base";
+import type { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * The OpenTelemetry SDK and exporter, loaded on the first span of a process that exports traces:
+ * a process without OTEL_EXPORTER_OTLP_ENDPOINT (the default) never uses them, and they are some of
+ * the larger modules `updraft start` loaded (issue 9). Loaded with require() — synchronous, as
+ * recordTaskTry is — which is also what an import of these packages resolves to (their `main` is
+ * CommonJS), so the SDK shares @opentelemetry/api's registry with this module's import.
+ */
+function sdk() {
+  return {
+    ...(require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http")),
+    ...(require("@opentelemetry/resources") as typeof import("@opentelemetry/resources")),
+    ...(require("@opentelemetry/sdk-trace-base") as typeof import("@opentelemetry/sdk-trace-base")),
+    ...(require("@opentelemetry/sdk-trace-node") as typeof import("@opentelemetry/sdk-trace-node")),
+  };
+}
 
 /** The next trace and span ids to hand out, when the caller needs chosen ones (the run's span); else random. */
 class ChosenIdGenerator implements IdGenerator {
   next: string | null = null;
   nextTrace: string | null = null;
-  private readonly random = new RandomIdGenerator();
+  constructor(private readonly random: IdGenerator) {}
   generateTraceId(): string {
     const id = this.nextTrace ?? this.random.generateTraceId();
     this.nextTrace = null;
@@ -42,7 +59,8 @@ let tracing: Tracing | null | undefined;
 function get(): Tracing | null {
   if (tracing !== undefined) return tracing;
   if (!process.env.OTEL_EXPORTER_OTLP_ENDPOINT) return (tracing = null);
-  const ids = new ChosenIdGenerator();
+  const { BatchSpanProcessor, NodeTracerProvider, OTLPTraceExporter, RandomIdGenerator, resourceFromAttributes } = sdk();
+  const ids = new ChosenIdGenerator(new RandomIdGenerator());
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? "updraft" }),
     idGenerator: ids,

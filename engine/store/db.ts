@@ -1,10 +1,11 @@
 // The one seam between standalone and distributed mode (DESIGN §2): a Kysely dialect and a
 // notifier, over real PostgreSQL (`pg`) or embedded PGlite. Everything above uses `Store`.
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
+import { createRequire } from "node:module";
+import { promisify } from "node:util";
 import { Kysely, PostgresDialect, sql } from "kysely";
-import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
 import type { Database } from "./schema.js";
 
@@ -143,8 +144,19 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
   const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, idleTimeoutMillis: Math.min(10_000, queryTimeoutMs), application_name: appName });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
+  // And a checked-out one likewise, from its first moment, whoever checked it out (Kysely through
+  // preparingPool, session() directly): with no listener, pg re-emits the server's FATAL (57P01
+  // on a restart) as an unhandled 'error' and the process dies — seen once in the PostgreSQL
+  // restart chaos scenario. The statement in flight fails instead, retryably.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
-  await sql`select 1`.execute(db);
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    // A process waiting for its database opens again and again: leave no pool behind.
+    await db.destroy().catch(() => {});
+    throw err;
+  }
 
   const listeners = new Map<string, Set<Listener>>();
   let client: pg.Client | null = null;
@@ -255,9 +267,54 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
   };
 }
 
+/**
+ * PGlite's buffer pool. PostgreSQL's default, 128 MB, lives inside the WebAssembly memory of the
+ * process that runs `updraft start`, and is filled as pages are read: it was most of that
+ * process's resident memory (issue 9: restart, example DAGs, 156 MB of a 480 MB RSS were wasm
+ * memory). A PGlite database is one user's local one, and a page the pool misses is read from the
+ * OS page cache through the same process, so a small pool costs little.
+ */
+const PGLITE_SHARED_BUFFERS = "16MB";
+
+/**
+ * Creates a new PGlite database directory (initdb) in a short-lived child process. A process that
+ * ran initdb itself stays far above one that opened an existing database (measured: 303 vs 154 MB
+ * RSS, even after a forced GC; WebAssembly memory never shrinks): a first `updraft start` was about
+ * 100 MB above a restart (issue 9, memory benchmark: 388 vs 297 MB, example DAGs; 239 vs 240 MB
+ * with initdb in a child). Should the child fail, the caller creates the database itself, as before.
+ */
+async function initdbInChild(dataDir: string, startParams: string[]): Promise<void> {
+  // PGlite's CommonJS entry, so that `node -e` can require it by path from anywhere.
+  const entry = createRequire(import.meta.url).resolve("@electric-sql/pglite");
+  const script = "const { PGlite } = require(process.argv[1]); PGlite.create({ dataDir: process.argv[2], startParams: JSON.parse(process.argv[3]) }).then((db) => db.close());";
+  // Created beside the data directory and renamed into place: a child that fails half-way leaves
+  // no half-made database behind.
+  const staging = `${dataDir}.initdb-${process.pid}`;
+  try {
+    await promisify(execFile)(process.execPath, ["-e", script, entry, staging, JSON.stringify(startParams)]);
+    fs.rmdirSync(dataDir); // empty (checked by the caller); rename does not replace a directory
+    fs.renameSync(staging, dataDir);
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.mkdirSync(dataDir, { recursive: true });
+  }
+}
+
 async function openPglite(options: OpenOptions): Promise<Store> {
-  if (options.pgliteDataDir) fs.mkdirSync(options.pgliteDataDir, { recursive: true });
-  const pglite = await PGlite.create({ dataDir: options.pgliteDataDir, loadDataDir: options.pgliteSnapshot });
+  // Loaded only for PGlite: a process on PostgreSQL does not carry the embedded database's code.
+  const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
+  const startParams = [...PGlite.defaultStartParams, "-c", `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+  if (options.pgliteDataDir) {
+    fs.mkdirSync(options.pgliteDataDir, { recursive: true });
+    if (!options.pgliteSnapshot && fs.readdirSync(options.pgliteDataDir).length === 0) {
+      await initdbInChild(options.pgliteDataDir, startParams).catch(() => {});
+    }
+  }
+  const pglite = await PGlite.create({
+    dataDir: options.pgliteDataDir,
+    loadDataDir: options.pgliteSnapshot,
+    startParams,
+  });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
