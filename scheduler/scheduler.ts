@@ -20,6 +20,8 @@ export interface SchedulerOptions {
   dagsFolder: string;
   cacheDir: string;
   dagImportTimeoutMs: number;
+  /** UPDRAFT_DAG_FILE_MAX_BYTES; default 5 MB. */
+  dagFileMaxBytes?: number;
   heartbeatTimeoutMs: number;
   logger: Logger;
   watch?: boolean;
@@ -37,6 +39,11 @@ export class Scheduler {
   private intervals: NodeJS.Timeout[] = [];
   private unlisteners: (() => Promise<void>)[] = [];
   private creating = false;
+  /** The loops and periodic statements in flight, if any: stop() waits for them. */
+  private runLoop: Promise<void> = Promise.resolve();
+  private retryLoop: Promise<void> = Promise.resolve();
+  private reaping: Promise<void> = Promise.resolve();
+  private beating: Promise<void> = Promise.resolve();
   private createAgain = false;
   /** When a database call last failed: workers could not heartbeat then either (see reap). */
   private lastDbErrorAt = 0;
@@ -49,6 +56,7 @@ export class Scheduler {
       dagsFolder: options.dagsFolder,
       cacheDir: options.cacheDir,
       importTimeoutMs: options.dagImportTimeoutMs,
+      maxFileBytes: options.dagFileMaxBytes,
       logger: options.logger,
       watch: options.watch ?? true,
       onChange: () => this.wakeRuns(),
@@ -60,8 +68,8 @@ export class Scheduler {
     this.unlisteners.push(await this.store.listen(CHANNELS.runChanged, () => this.wakeRuns()));
     this.unlisteners.push(await this.store.listen(CHANNELS.retryScheduled, () => this.wakeRetries()));
     await this.processor.start();
-    this.intervals.push(setInterval(() => void this.reap(), Math.max(1_000, Math.floor(this.options.heartbeatTimeoutMs / 3))));
-    this.intervals.push(setInterval(() => void this.heartbeat(), 5_000));
+    this.intervals.push(setInterval(() => (this.reaping = this.reap()), Math.max(1_000, Math.floor(this.options.heartbeatTimeoutMs / 3))));
+    this.intervals.push(setInterval(() => (this.beating = this.heartbeat()), 5_000));
     this.wakeRuns();
     this.wakeRetries();
     this.options.logger.info({ schedulerId: this.schedulerId, dagsFolder: this.options.dagsFolder }, "scheduler started");
@@ -75,7 +83,7 @@ export class Scheduler {
       return;
     }
     this.creating = true;
-    void (async () => {
+    this.runLoop = (async () => {
       let sleepMs = MAX_SLEEP_MS;
       try {
         do {
@@ -108,7 +116,7 @@ export class Scheduler {
   /** Queues retries and sensor reschedules that are due and arms a timer for the next one. */
   wakeRetries(): void {
     if (this.stopped) return;
-    void Promise.all([queueDueRetries(this.store.db), queueDueReschedules(this.store.db)]).then(
+    this.retryLoop = Promise.all([queueDueRetries(this.store.db), queueDueReschedules(this.store.db)]).then(
       (due) => {
         const times = due.map((d) => d.nextDueAt).filter((t): t is Date => t !== null);
         const nextDueAt = times.length ? new Date(Math.min(...times.map((t) => new Date(t).getTime()))) : null;
@@ -157,6 +165,11 @@ export class Scheduler {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const i of this.intervals) clearInterval(i);
     for (const u of this.unlisteners) await u();
+    // Whatever loop is in flight finishes its statements first: the caller closes the store next,
+    // and closing PGlite under a statement in flight wedges it for good (a synchronous spin that
+    // blocks the event loop: electric-sql/pglite#1084) — seen when a run's end NOTIFY woke the
+    // run loop just before a test stopped the scheduler and closed its database.
+    await Promise.allSettled([this.runLoop, this.retryLoop, this.reaping, this.beating]);
     await this.processor.close();
     await this.store.db.deleteFrom("scheduler_heartbeats").where("scheduler_id", "=", this.schedulerId).execute().catch(() => {});
   }

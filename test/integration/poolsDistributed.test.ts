@@ -86,11 +86,12 @@ export default dag({ id: "pool50", maxActiveTasks: 64 }, (d) => {
     const tis = await db.store.db.selectFrom("task_instances").select(["task_id", "state", "try_number", "worker_id", "start_date", "end_date"]).where("run_pk", "=", run.id).execute();
     expect(tis).toHaveLength(51);
     expect(tis.every((t) => t.state === "success" && t.try_number === 1)).toBe(true);
-    // Both processes claimed pool tasks; the gpu task ran only on the worker that takes "gpu".
+    // The pool tasks ran on the two workers (which of them is a race: a worker that ends one keeps
+    // its pool slot for the run's next queued one — the leaf swap of finishLeaf.ts — so whoever
+    // won the first claims may run them all); the gpu task ran only on the worker that takes "gpu".
     const pooled = tis.filter((t) => t.task_id !== "on_gpu");
-    expect(new Set(pooled.map((t) => t.worker_id)).size).toBe(2);
+    expect(pooled.every((t) => t.worker_id!.includes(`:${plain.pid}:`) || t.worker_id!.includes(`:${gpu.pid}:`))).toBe(true);
     expect(tis.find((t) => t.task_id === "on_gpu")!.worker_id).toContain(`:${gpu.pid}:`);
-    expect(pooled.some((t) => t.worker_id!.includes(`:${plain.pid}:`))).toBe(true);
     // The stored start/end of the pooled TIs never overlap more than 3 either.
     const events = pooled.flatMap((t) => [[t.start_date!.getTime(), 1], [t.end_date!.getTime(), -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let now = 0;

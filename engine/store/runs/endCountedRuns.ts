@@ -1,10 +1,12 @@
-// A repair for one narrow gap: a hand-off commits on its own (finishTask's fast path), and in the
-// rare case where it counted a run's last unfinished TI (its downstream TIs had been finished by
-// hand), the run's end is decided in a second transaction. A process that died between the two
-// leaves a `running` run with nothing left to run; the scheduler's reaper loop ends such runs here.
+// A repair for one narrow gap: a leaf's end and a hand-off commit on their own (finishLeaf.ts,
+// finishTask's fast path), and when such a statement counted a run's last unfinished TI but could
+// not end the run itself (another finish of the run committed meanwhile; a hand-off whose
+// downstream TIs had been finished by hand), the run's end is decided in a second transaction
+// (endCountedRun). A process that died between the two leaves a `running` run with nothing left
+// to run; the scheduler's reaper loop ends such runs here.
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
-import { getVersion } from "../versions.js";
+import { getVersion, type LoadedVersion } from "../versions.js";
 import { countFinishedTis } from "./countFinishedTis.js";
 
 /** Ends running runs whose every TI has finished, idle for `graceMs` (so none is being ended right now). */
@@ -20,12 +22,22 @@ export async function endCountedRuns(db: Kysely<Database>, graceMs = 10_000): Pr
   let ended = 0;
   for (const run of runs) {
     const version = await getVersion(db, run.dag_version_id);
-    await db.transaction().execute(async (tx) => {
-      // Re-read under the run's lock: another process may have ended it meanwhile.
-      const row = await tx.selectFrom("dag_runs").select(["unfinished_tis", "dag_id", "state"]).where("id", "=", run.id).forUpdate().executeTakeFirst();
-      if (!row || row.state !== "running" || row.unfinished_tis > 0) return;
-      if ((await countFinishedTis(tx, run.id, version, 0, row)) !== "running") ended++;
-    });
+    if ((await endCountedRun(db, run.id, version)) !== "running") ended++;
   }
   return ended;
+}
+
+/**
+ * Ends one run whose unfinished_tis was counted down to zero by a statement that could not end it
+ * itself (finishLeaf, finishTask's hand-off): in a transaction of its own, after locking the run's
+ * row, so that the leaves it reads are final. Returns the run's state.
+ */
+export async function endCountedRun(db: Kysely<Database>, runPk: number, version: LoadedVersion): Promise<"running" | "success" | "failed"> {
+  return db.transaction().execute(async (tx) => {
+    // Re-read under the run's lock: another process may have ended it meanwhile.
+    const row = await tx.selectFrom("dag_runs").select(["unfinished_tis", "dag_id", "state"]).where("id", "=", runPk).forUpdate().executeTakeFirst();
+    if (!row) throw new Error(`DAG run ${runPk} not found while ending it`);
+    if (row.state !== "running" || row.unfinished_tis > 0) return row.state === "queued" ? "running" : row.state;
+    return countFinishedTis(tx, runPk, version, 0, row);
+  });
 }

@@ -21,6 +21,8 @@ import { getVersion } from "../versions.js";
 import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { HAND_OFF_SET, settleDownstream, type Candidate } from "./settleDownstream.js";
 import { notifySlotFreed, notifySlotFreedSql } from "./slotFreed.js";
+import { finishLeaf } from "./finishLeaf.js";
+import { endCountedRun } from "../runs/endCountedRuns.js";
 import type { TiState } from "../../semantics/states.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
 import type { LoadedVersion } from "../versions.js";
@@ -107,14 +109,14 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
   const own = hinted?.tasks.get(input.known!.taskId);
   const leaf = own !== undefined && own.downstream.length === 0 && !own.dependsOnPast;
   const skips = input.outcome === "success" && input.skipDownstream?.length ? input.skipDownstream : null;
-  const fastDownstream = skips ? null : leaf ? [] : hinted && input.outcome === "success" ? readyOnSuccess(hinted, input.known!.taskId) : null;
+  const fastDownstream = skips || leaf ? null : hinted && input.outcome === "success" ? readyOnSuccess(hinted, input.known!.taskId) : null;
   const target = input.outcome === "failed_no_retry" ? "failed" : input.outcome;
   const xcom = input.xcom && Object.keys(input.xcom).length ? JSON.stringify(input.xcom) : null;
   const logs = input.logs?.length ? JSON.stringify(input.logs.map((l) => ({ ts: new Date(l.ts).toISOString(), stream: l.stream, level: l.level ?? "info", line: l.line }))) : null;
   // Only the CTEs that have something to write: each costs planning time even when empty.
   // `hinted`: the update also requires the row to be what the worker's hint says (its task and
   // version, unmapped), so that a statement that commits on its own writes nothing otherwise.
-  const finishCte = (hinted: boolean) => sql`t as (
+  const finishCte = (hinted: boolean | "leaf") => sql`t as (
       update task_instances
          set state = case when ${target} = 'failed' and ${input.outcome} = 'failed' and try_number <= max_tries
                           then 'up_for_retry' else ${target} end,
@@ -122,7 +124,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
                                   then now() + make_interval(secs => ${(input.retryDelayMs ?? 0) / 1000}) end,
              end_date = now(), duration = extract(epoch from now() - start_date), heartbeat_at = null, updated_at = now()
        where id = ${input.tiId} and state = 'running' and try_number = ${input.tryNumber} and worker_id = ${input.workerId}${
-             hinted ? sql` and task_id = ${input.known!.taskId} and dag_version_id = ${input.known!.versionId} and map_index = -1` : sql``}
+             hinted ? sql` and task_id = ${input.known!.taskId} and dag_version_id = ${input.known!.versionId}${hinted === "leaf" ? sql`` : sql` and map_index = -1`}` : sql``}
       returning id, run_pk, task_id, map_index, state, try_number, worker_id, hostname, start_date, end_date, duration, dag_version_id, pool, pool_slots, dag_id
     ), tries as (
       insert into task_instance_tries (ti_id, try_number, state, worker_id, hostname, start_date, end_date, duration, error)
@@ -163,11 +165,8 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     with ${finish}, ok as (
       select run_pk from t
        where t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
-         and ${leaf ? sql`t.state <> 'up_for_retry'` : sql`t.map_index = -1 and t.state = 'success'`}
-    )${
-      leaf
-        ? sql``
-        : sql`, c as (
+         and t.map_index = -1 and t.state = 'success'
+    ), c as (
       select d.id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d, ok
        where d.run_pk = ok.run_pk and d.task_id = any(${fastDownstream}::text[]) and d.map_index = -1
        order by d.id
@@ -184,15 +183,16 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
         from c
        where q.id = c.id and c.state is null and c.id not in (select id from mine) and q.state is null
       returning q.queue
-    )`
-    }, run as (
+    ), run as (
       update dag_runs set unfinished_tis = unfinished_tis - 1, updated_at = now()
-       where ${leaf ? sql`` : sql`(select count(*) from claimed) + (select count(*) from queued) >= 0 and `}id = (select run_pk from ok)
+       where (select count(*) from claimed) + (select count(*) from queued) >= 0 and id = (select run_pk from ok)
       returning unfinished_tis, dag_id, state
     )
     select t.id, t.run_pk, t.task_id, t.map_index, t.state, t.dag_version_id, t.pool, t.pool_slots, t.dag_id, exists (select 1 from ok) as fast,
-           ${leaf ? sql`` : sql`(select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select distinct queue from queued) q) as notified, `}case when exists (select 1 from ok)${leaf ? sql`` : sql` and not exists (select 1 from claimed)`} then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed, r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState"${leaf ? sql`` : sql`, cl.*`}
-      from t left join run r on true${leaf ? sql`` : sql` left join claimed cl on true`}`.execute(executor)
+           (select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select distinct queue from queued) q) as notified,
+           case when exists (select 1 from ok) and not exists (select 1 from claimed) then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed,
+           r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState", cl.*
+      from t left join run r on true left join claimed cl on true`.execute(executor)
     ).rows;
   };
   const claimedOf = (rows: FastRow[]): ClaimedTask[] =>
@@ -212,7 +212,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       const runState =
         run.unfinished_tis > 0 || run.state !== "running"
           ? run.state === "queued" ? "running" : run.state
-          : await db.transaction().execute((tx) => countFinishedTis(tx, ti.run_pk, hinted!, 1, run));
+          : await endCountedRun(db, ti.run_pk, hinted!);
       return { accepted: true, state: ti.state, runState, claimed: claimedOf(rows) };
     }
     // Written but not settled: cannot happen (the update checks what `ok` checks), but if it does,
@@ -221,23 +221,23 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     // Nothing was written (a lost lease, or a row unlike the hint): the general path decides.
   }
 
+  if (leaf && !skips) {
+    // A leaf: one statement that commits on its own, ends the run when it counted its last TI,
+    // and may swap the run's next queued TI into the freed slot (finishLeaf.ts). Its update
+    // checks the hint as well (task and version; any map index), so on a mismatch it writes nothing.
+    const done = await finishLeaf(db, {
+      finish: finishCte("leaf"),
+      taskId: input.known!.taskId,
+      versionId: input.known!.versionId,
+      version: hinted!,
+      claim: input.claim && input.claim.limit > 0 ? input.claim : null,
+    });
+    if (done.written) return { accepted: true, state: done.state, runState: done.runState, claimed: done.claimed };
+    // Nothing was written (a lost lease, or a row unlike the hint): the general path decides.
+  }
+
   return db.transaction().execute(async (tx) => {
     const finish = finishCte(false);
-    if (leaf && fastDownstream) {
-      // A leaf: the same statement, in the transaction, since it may end the run.
-      const rows = await fastStatement(tx, finish, fastDownstream);
-      const ti = rows[0];
-      if (!ti) return { accepted: false, state: null, runState: "running", claimed: [] };
-      if (ti.fast) {
-        if (ti.runDagId === null) throw new Error(`DAG run ${ti.run_pk} not found while counting its finished TIs`);
-        const claimed = claimedOf(rows);
-        const run: RunCount = { unfinished_tis: ti.runUnfinishedTis!, dag_id: ti.runDagId, state: ti.runState! };
-        const runState = await countFinishedTis(tx, ti.run_pk, hinted!, 1, run);
-        return { accepted: true, state: ti.state, runState, claimed };
-      }
-      return settle(tx, ti, input, null);
-    }
-
     // General path. With the worker's hint, this statement also locks the downstream TIs (in id
     // order, as settleDownstream would) unless the attempt goes up for retry.
     const downstream = (hinted && hinted.tasks.get(input.known!.taskId)?.downstream) || [];

@@ -1,0 +1,155 @@
+// The end of a TI whose task has no downstream tasks (a leaf: the last task of a chain, each task
+// of a fan-out) in ONE statement that commits on its own — no BEGIN/COMMIT round trips, and the
+// run's row locked only for the statement's own execution and commit. It writes what finishTask
+// writes (the TI, its try, XComs, last log lines), counts the run down, and, when it counted the
+// run's last TI, ends the run too (state from its leaves, end_date, NOTIFY). And it may take the
+// next queued TI of the same run into the slot it frees (a swap, see SWAP below): a fan-out then
+// costs one round trip per TI, with no claim and no NOTIFY storm between its leaves.
+//
+// Why ending the run in the same statement is safe: the leaves' states are read with the
+// statement's snapshot, taken before it waited for the run's row lock. Every TI that finishes
+// counts the run down in its own transaction, which holds that row until it commits; so if the
+// run's row is still the version this statement's snapshot saw (same xmin) once the lock is
+// granted, no other finish committed in between and the snapshot holds every leaf's final state.
+// If it is not (a concurrent finish of the same run), the statement only counts down, and when it
+// counted the last TI the run is ended in a transaction of its own (endCountedRun), which reads
+// after taking the lock. A process that dies between the two leaves the run to endCountedRuns.
+//
+// The DAG's next queued run, if the snapshot shows one, is started in a transaction of its own
+// (startQueuedRuns locks the DAG's row, which this statement does not take: no lock-order cycle
+// with creators and other finishers — the cycle that deadlocked finishers of one DAG's runs on
+// its row before). A run queued after the snapshot is started by the scheduler, which this
+// statement's runChanged NOTIFY wakes and whose run loop starts every startable queued run
+// (startAllQueuedRuns).
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { CHANNELS } from "../channels.js";
+import { PREPARED } from "../db.js";
+import type { Database } from "../schema.js";
+import type { LoadedVersion } from "../versions.js";
+import { FINISHED_TI_STATES } from "../../semantics/states.js";
+import { endCountedRun } from "../runs/endCountedRuns.js";
+import { startQueuedRuns } from "../runs/startQueuedRuns.js";
+import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
+import { notifySlotFreedSql } from "./slotFreed.js";
+
+export interface LeafFinish {
+  /** The TI's update and the history/XCom/log CTEs (finishTask's finishCte), named `t` first. */
+  finish: RawBuilder<unknown>;
+  taskId: string;
+  versionId: string;
+  version: LoadedVersion;
+  claim: ClaimInput | null;
+}
+
+export interface LeafResult {
+  /** False: no row was written (lost lease, or the row is not what the worker said). */
+  written: boolean;
+  state: string | null;
+  runState: "running" | "success" | "failed";
+  claimed: ClaimedTask[];
+}
+
+/**
+ * The swap: a queued TI of the same run takes the slot this TI leaves when that raises no
+ * occupancy (same run so same DAG, same pool with no more slots, no per-task limit — the rule of
+ * the hand-off, migrations/0006_pools.sql) and when it is what a claim would take first anyway:
+ * the head of the worker's queues (highest priority_weight, then oldest) — so a busy run never
+ * jumps ahead of older or more urgent TIs of other runs. SKIP LOCKED: a TI a claim is taking is
+ * left to it. The pick reads the partial index task_instances_queued_by_run (0013), whose size
+ * is the run's queued TIs, not the run's TIs.
+ */
+const swapCtes = (claim: ClaimInput) => sql`, head as (
+      select h.priority_weight, h.queued_when from task_instances h
+       where h.state = 'queued' and h.queue = any(${claim.queues}::text[])
+       order by h.priority_weight desc, h.queued_when limit 1
+    ), pick as (
+      select c.id from task_instances c, ok, head, t
+       where c.run_pk = ok.run_pk and c.state = 'queued' and c.queue = any(${claim.queues}::text[])
+         and c.priority_weight = head.priority_weight and c.queued_when = head.queued_when
+         and c.pool = t.pool and c.pool_slots <= t.pool_slots and c.max_active_tis_per_dag is null
+       order by c.priority_weight desc, c.queued_when, c.id
+       limit 1
+         for update of c skip locked
+    ), claimed as (
+      update task_instances ti
+         set state = 'running', try_number = ti.try_number + 1, worker_id = ${claim.workerId}, hostname = ${claim.hostname},
+             start_date = now(), end_date = null, duration = null, heartbeat_at = now(), updated_at = now()
+        from pick m, dag_runs r
+       where ti.id = m.id and r.id = ti.run_pk and ti.state = 'queued'
+      returning ${CLAIMED_COLUMNS}
+    )`;
+
+type Row = {
+  state: string;
+  run_pk: number;
+  fast: boolean;
+  unfinished: number | null;
+  runDagId: string | null;
+  runState: "queued" | "running" | "success" | "failed" | null;
+  ended: boolean | null;
+  hasQueuedRuns: boolean | null;
+} & Partial<ClaimedTask>;
+
+export async function finishLeaf(db: Kysely<Database>, input: LeafFinish): Promise<LeafResult> {
+  const { claim } = input;
+  const finished = sql.raw(FINISHED_TI_STATES.map((s) => `'${s}'`).join(", "));
+  const rows = (
+    await sql<Row>`${PREPARED}
+    with ${input.finish}, ok as (
+      select run_pk from t where t.task_id = ${input.taskId} and t.dag_version_id = ${input.versionId} and t.state <> 'up_for_retry'
+    ), snap as (
+      select r.xmin as snap_xmin, r.state as snap_state from dag_runs r where r.id = (select run_pk from ok)
+    ), leaves as (
+      select count(*) filter (where u.s is null or u.s not in (${finished})) as open,
+             count(*) filter (where u.s in ('failed', 'upstream_failed')) as failed
+        from (select l.state as s from task_instances l, ok, t
+               where l.run_pk = ok.run_pk and l.task_id = any(${input.version.structure.leaves}::text[]) and l.id <> t.id
+              union all
+              select t.state from t, ok) u
+    )${claim ? swapCtes(claim) : sql``}, run as (
+      update dag_runs r
+         set unfinished_tis = r.unfinished_tis - 1, updated_at = now(),
+             state = case when r.xmin = s.snap_xmin and r.state = 'running' and r.unfinished_tis = 1 and lv.open = 0
+                          then case when lv.failed > 0 then 'failed' else 'success' end else r.state end,
+             end_date = case when r.xmin = s.snap_xmin and r.state = 'running' and r.unfinished_tis = 1 and lv.open = 0
+                             then now() else r.end_date end
+        from snap s, leaves lv
+       where r.id = (select run_pk from ok)${claim ? sql` and (select count(*) from claimed) >= 0` : sql``}
+      -- Ended here: was running in the snapshot, is finished now with this statement's time (a
+      -- run ended by any other transaction carries that transaction's now()).
+      returning r.unfinished_tis, r.dag_id, r.state, (r.state in ('success', 'failed') and s.snap_state = 'running' and r.end_date = now()) as ended
+    )
+    select t.state, t.run_pk, exists (select 1 from ok) as fast,
+           r.unfinished_tis as unfinished, r.dag_id as "runDagId", r.state as "runState", r.ended,
+           case when r.ended then pg_notify(${CHANNELS.runChanged}, r.dag_id)::text end as notified_run,
+           case when r.ended then exists (select 1 from dag_runs q where q.dag_id = r.dag_id and q.state = 'queued') end as "hasQueuedRuns",
+           case when t.state = 'up_for_retry' then pg_notify(${CHANNELS.retryScheduled}, '')::text end as notified_retry,
+           case when ${claim ? sql`not exists (select 1 from claimed)` : sql`true`} then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed
+           ${claim ? sql`, cl.*` : sql``}
+      from t left join run r on true${claim ? sql` left join claimed cl on true` : sql``}`.execute(db)
+  ).rows;
+  const ti = rows[0];
+  if (!ti) return { written: false, state: null, runState: "running", claimed: [] };
+  const claimed = rows.filter((r) => r.tiId != null).map(claimedTask);
+  if (!ti.fast) {
+    // Up for retry: a leaf or not, it settles nothing; its NOTIFYs went with the statement.
+    return { written: true, state: ti.state, runState: "running", claimed };
+  }
+  if (ti.runDagId === null) throw new Error(`DAG run ${ti.run_pk} not found while counting its finished TIs`);
+  let runState: LeafResult["runState"];
+  if (ti.ended) {
+    runState = ti.runState as "success" | "failed";
+    if (ti.hasQueuedRuns) await db.transaction().execute((tx) => startQueuedRuns(tx, ti.runDagId!));
+  } else if (ti.unfinished! <= 0 && ti.runState === "running") {
+    // Counted the last TI, but another finish of the run committed during this statement.
+    runState = await endCountedRun(db, ti.run_pk, input.version);
+  } else {
+    runState = ti.runState === "queued" ? "running" : ti.runState!;
+  }
+  return { written: true, state: ti.state, runState, claimed };
+}
+
+function claimedTask(r: Row): ClaimedTask {
+  const { tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf } = r;
+  return { tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf } as ClaimedTask;
+}
