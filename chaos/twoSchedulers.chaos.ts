@@ -33,11 +33,11 @@ export default dag({ id: "hourly", schedule: "@hourly", start: ${JSON.stringify(
   };
   let a = cluster.start("scheduler", { name: "scheduler-a" });
   cluster.start("scheduler", { name: "scheduler-b" });
-  // Two slots: with 8, concurrent finishers of this one DAG's runs deadlock on its `dags` row in
-  // startQueuedRuns and retry into a livelock (pg_blocking_pids shows two finishTask transactions
-  // each waiting for the other) — an engine issue this suite found, not fixed yet; CHAOS_SLOTS=8
-  // reproduces it.
-  cluster.start("worker", { args: ["--slots", process.env.CHAOS_SLOTS ?? "2"] });
+  // Eight slots: many finishers of this one DAG's runs at once. This suite found them deadlocking
+  // on the DAG's `dags` row (a finisher held its run's row while startQueuedRuns locked the DAG's)
+  // and retrying into a livelock; a run's end now starts the queued runs in a transaction of its
+  // own (engine/store/tasks/finishLeaf.ts). CHAOS_SLOTS overrides the count.
+  cluster.start("worker", { args: ["--slots", process.env.CHAOS_SLOTS ?? "8"] });
 
   // Kill A once a tenth of the runs exist, then start it again while B carries on.
   const killedAt = await waitFor("a tenth of the runs", async () => {

@@ -1,6 +1,6 @@
 // Keeps dag_runs.unfinished_tis and, when it reaches zero, decides the run's state from its leaves
 // (runStateFromLeaves) and starts the DAG's next queued run — all in the finisher's transaction.
-import { sql, type Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import { runStateFromLeaves } from "../../semantics/runState.js";
 import type { TiState } from "../../semantics/states.js";
 import { CHANNELS } from "../channels.js";
@@ -31,6 +31,12 @@ export async function countFinishedTis(
   version: LoadedVersion,
   finished: number,
   counted?: RunCount,
+  /**
+   * false: the caller starts the DAG's queued runs itself once this transaction has committed
+   * (startQueuedRunsAfter) — a finisher, which holds its run's row here, must not also lock the
+   * DAG's row: finishers of one DAG's runs deadlocked so (the two-scheduler chaos scenario).
+   */
+  startQueued = true,
 ): Promise<"running" | "success" | "failed"> {
   // Negative: a mapped task's expansion created more TIs than were finished.
   if (finished === 0 && !counted) return "running";
@@ -51,6 +57,15 @@ export async function countFinishedTis(
   // The run's end and its NOTIFY in one round trip.
   await sql`with ended as (update dag_runs set state = ${state}, end_date = now(), updated_at = now() where id = ${runPk})
     select pg_notify(${CHANNELS.runChanged}, ${run.dag_id})`.execute(tx);
-  await startQueuedRuns(tx, run.dag_id);
+  if (startQueued) await startQueuedRuns(tx, run.dag_id);
   return state;
+}
+
+/**
+ * A run of `dagId` ended in a transaction that has committed: its queued runs start now, in a
+ * transaction of their own. Should this process die first, the scheduler starts them (the run's
+ * end NOTIFY wakes its run loop, which starts every startable queued run).
+ */
+export async function startQueuedRunsAfter(db: Kysely<Database>, dagId: string): Promise<void> {
+  await db.transaction().execute((tx) => startQueuedRuns(tx, dagId));
 }

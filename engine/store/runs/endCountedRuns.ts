@@ -7,7 +7,7 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import { getVersion, type LoadedVersion } from "../versions.js";
-import { countFinishedTis } from "./countFinishedTis.js";
+import { countFinishedTis, startQueuedRunsAfter } from "./countFinishedTis.js";
 
 /** Ends running runs whose every TI has finished, idle for `graceMs` (so none is being ended right now). */
 export async function endCountedRuns(db: Kysely<Database>, graceMs = 10_000): Promise<number> {
@@ -33,11 +33,14 @@ export async function endCountedRuns(db: Kysely<Database>, graceMs = 10_000): Pr
  * row, so that the leaves it reads are final. Returns the run's state.
  */
 export async function endCountedRun(db: Kysely<Database>, runPk: number, version: LoadedVersion): Promise<"running" | "success" | "failed"> {
-  return db.transaction().execute(async (tx) => {
+  const ended = await db.transaction().execute(async (tx) => {
     // Re-read under the run's lock: another process may have ended it meanwhile.
     const row = await tx.selectFrom("dag_runs").select(["unfinished_tis", "dag_id", "state"]).where("id", "=", runPk).forUpdate().executeTakeFirst();
     if (!row) throw new Error(`DAG run ${runPk} not found while ending it`);
-    if (row.state !== "running" || row.unfinished_tis > 0) return row.state === "queued" ? "running" : row.state;
-    return countFinishedTis(tx, runPk, version, 0, row);
+    if (row.state !== "running" || row.unfinished_tis > 0) return { state: row.state === "queued" ? ("running" as const) : row.state, dagId: null };
+    const state = await countFinishedTis(tx, runPk, version, 0, row, false);
+    return { state, dagId: state === "running" ? null : row.dag_id };
   });
+  if (ended.dagId) await startQueuedRunsAfter(db, ended.dagId);
+  return ended.state;
 }

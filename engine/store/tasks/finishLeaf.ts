@@ -28,7 +28,7 @@ import type { Database } from "../schema.js";
 import type { LoadedVersion } from "../versions.js";
 import { FINISHED_TI_STATES } from "../../semantics/states.js";
 import { endCountedRun } from "../runs/endCountedRuns.js";
-import { startQueuedRuns } from "../runs/startQueuedRuns.js";
+import { startQueuedRunsAfter } from "../runs/countFinishedTis.js";
 import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { notifySlotFreedSql } from "./slotFreed.js";
 
@@ -139,7 +139,7 @@ export async function finishLeaf(db: Kysely<Database>, input: LeafFinish): Promi
   let runState: LeafResult["runState"];
   if (ti.ended) {
     runState = ti.runState as "success" | "failed";
-    if (ti.hasQueuedRuns) await db.transaction().execute((tx) => startQueuedRuns(tx, ti.runDagId!));
+    if (ti.hasQueuedRuns) await startQueuedRunsAfter(db, ti.runDagId);
   } else if (ti.unfinished! <= 0 && ti.runState === "running") {
     // Counted the last TI, but another finish of the run committed during this statement.
     runState = await endCountedRun(db, ti.run_pk, input.version);

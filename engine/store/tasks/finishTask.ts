@@ -15,7 +15,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { notify, PREPARED } from "../db.js";
-import { countFinishedTis, type RunCount } from "../runs/countFinishedTis.js";
+import { countFinishedTis, startQueuedRunsAfter, type RunCount } from "../runs/countFinishedTis.js";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
 import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
@@ -217,7 +217,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     }
     // Written but not settled: cannot happen (the update checks what `ok` checks), but if it does,
     // the row is settled as the general path would.
-    if (ti) return db.transaction().execute((tx) => settle(tx, ti, input, hinted));
+    if (ti) return afterCommit(db, await db.transaction().execute((tx) => settle(tx, ti, input, hinted)));
     // Nothing was written (a lost lease, or a row unlike the hint): the general path decides.
   }
 
@@ -236,7 +236,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     // Nothing was written (a lost lease, or a row unlike the hint): the general path decides.
   }
 
-  return db.transaction().execute(async (tx) => {
+  const settled = await db.transaction().execute(async (tx): Promise<Settled> => {
     const finish = finishCte(false);
     // General path. With the worker's hint, this statement also locks the downstream TIs (in id
     // order, as settleDownstream would) unless the attempt goes up for retry.
@@ -263,6 +263,16 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     const matches = lock && ti.task_id === input.known!.taskId && ti.dag_version_id === input.known!.versionId;
     return settle(tx, ti, input, hinted, matches ? ti.candidates : undefined);
   });
+  return afterCommit(db, settled);
+}
+
+/** settle's result, and the DAG whose run it ended (its queued runs start after the commit). */
+type Settled = FinishResult & { endedDagId?: string };
+
+async function afterCommit(db: Kysely<Database>, settled: Settled): Promise<FinishResult> {
+  const { endedDagId, ...result } = settled;
+  if (endedDagId) await startQueuedRunsAfter(db, endedDagId);
+  return result;
 }
 
 /** The general path, once the TI's row is written. */
@@ -272,7 +282,7 @@ async function settle(
   input: FinishInput,
   hinted: LoadedVersion | null,
   lockedCandidates?: Candidate[],
-): Promise<FinishResult> {
+): Promise<Settled> {
   if (ti.state === "up_for_retry") {
     await notify(CHANNELS.retryScheduled, "").execute(tx);
     await notifySlotFreed(tx, { pool: ti.pool, dagId: ti.dag_id });
@@ -293,8 +303,9 @@ async function settle(
   // No downstream took the slot this TI left: wake a worker for what the limits held back.
   if (!settled.claimed.length) await notifySlotFreed(tx, { pool: ti.pool, dagId: ti.dag_id });
   for (const queue of settled.queued) await notify(CHANNELS.tiQueued, queue).execute(tx);
-  const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + skipped.length + settled.finished, settled.run);
-  return { accepted: true, state: ti.state, runState, claimed: settled.claimed };
+  // The run's queued runs start after the commit (afterCommit): this transaction holds the run's row.
+  const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + skipped.length + settled.finished, settled.run, false);
+  return { accepted: true, state: ti.state, runState, claimed: settled.claimed, endedDagId: runState === "running" ? undefined : ti.dag_id };
 }
 
 /** Skips the waiting TIs of these tasks; returns the task ids it skipped. */
