@@ -98,14 +98,20 @@ export async function finishLeaf(db: Kysely<Database>, input: LeafFinish): Promi
     with ${input.finish}, ok as (
       select run_pk from t where t.task_id = ${input.taskId} and t.dag_version_id = ${input.versionId} and t.state <> 'up_for_retry'
     ), snap as (
-      select r.xmin as snap_xmin, r.state as snap_state from dag_runs r where r.id = (select run_pk from ok)
+      select r.xmin as snap_xmin, r.state as snap_state, r.unfinished_tis as snap_unfinished from dag_runs r where r.id = (select run_pk from ok)
     ), leaves as (
+      -- Read only by the end that counts the run's last TI (snapshot count 1; the gate is a
+      -- one-time filter): read by every leaf of a 10,000-task fan-out it made each end O(run)
+      -- (measured: 93 TIs/s at 1,000). The leaf task ids come from the stored version, not as a
+      -- parameter that every end would send.
       select count(*) filter (where u.s is null or u.s not in (${finished})) as open,
              count(*) filter (where u.s in ('failed', 'upstream_failed')) as failed
         from (select l.state as s from task_instances l, ok, t
-               where l.run_pk = ok.run_pk and l.task_id = any(${input.version.structure.leaves}::text[]) and l.id <> t.id
+               where l.run_pk = ok.run_pk and l.id <> t.id
+                 and l.task_id = any(array(select jsonb_array_elements_text(v.structure -> 'leaves') from dag_versions v where v.id = t.dag_version_id))
               union all
               select t.state from t, ok) u
+       where (select snap_unfinished from snap) = 1
     )${claim ? swapCtes(claim) : sql``}, run as (
       update dag_runs r
          set unfinished_tis = r.unfinished_tis - 1, updated_at = now(),
