@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../../engine/logger.js";
 import { UpdraftError } from "../../engine/errors.js";
 import type { Store } from "../../engine/store/db.js";
 import { openMigratedStore } from "../../engine/store/openFromConfig.js";
+import { isRetryableDbError } from "../../engine/store/sqlstate.js";
 import { startScheduler } from "../../scheduler/main.js";
 import { startWorker } from "../../worker/main.js";
 
@@ -59,19 +60,52 @@ async function openMigrated(config: Config, name: string, logger: Logger): Promi
   return openMigratedStore(config, name, logger);
 }
 
+/**
+ * Opens the database and starts the components, pushing each into `parts` as it starts. PostgreSQL
+ * restarting between the open and the last component's start (seen in the restart chaos scenario:
+ * a web server that was still starting exited on ECONNREFUSED) is waited out like the open itself:
+ * what started is stopped, the store closed, and the whole start tried again with jittered backoff.
+ * Any other error — and any error on PGlite — ends the command as before.
+ */
+async function startWithRetry<T>(
+  config: Config,
+  name: string,
+  logger: Logger,
+  start: (store: Store, parts: Stoppable[]) => Promise<T>,
+): Promise<{ store: Store; parts: Stoppable[]; started: T }> {
+  for (let attempt = 1; ; attempt++) {
+    const store = await openMigrated(config, name, logger);
+    const parts: Stoppable[] = [];
+    try {
+      return { store, parts, started: await start(store, parts) };
+    } catch (err) {
+      for (const p of [...parts].reverse()) await (p.stop?.() ?? p.close?.())?.catch(() => {});
+      await store.close().catch(() => {});
+      if (!config.databaseUrl || !isRetryableDbError(err)) throw err;
+      const delayMs = Math.min(3_000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      logger.warn(`the database went away while starting (${(err as Error).message}); starting again in ${(delayMs / 1000).toFixed(1)} s`);
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
 export async function startCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   await ensureUiBuilt(logger);
-  const store = await openMigrated(config, "updraft-standalone", logger);
   const secretKey = resolveSecretKey(config);
-  const admin = await ensureAdminUser(store.db, config.adminPassword);
-  const scheduler = await startScheduler(store, config, logger);
-  const worker = await startWorker(store, config, logger);
-  const web = await startWebServer(store, { ...config, secretKey }, logger);
+  const { store, parts, started } = await startWithRetry(config, "updraft-standalone", logger, async (store, parts) => {
+    const admin = await ensureAdminUser(store.db, config.adminPassword);
+    parts.push(await startScheduler(store, config, logger));
+    parts.push(await startWorker(store, config, logger));
+    const web = await startWebServer(store, { ...config, secretKey }, logger);
+    parts.push(web);
+    return { admin, web };
+  });
+  const { admin, web } = started;
   const serverFile = path.join(config.home, SERVER_FILE);
   if (store.kind === "pglite") fs.writeFileSync(serverFile, JSON.stringify({ url: web.url, pid: process.pid }), { mode: 0o600 });
-  stopOnSignals(store, logger, [scheduler, worker, web], () => fs.rmSync(serverFile, { force: true }));
+  stopOnSignals(store, logger, parts, () => fs.rmSync(serverFile, { force: true }));
 
   const password = admin.password
     ? `${admin.password}   (generated: shown only now; set UPDRAFT_ADMIN_PASSWORD to choose one)`
@@ -95,9 +129,10 @@ export async function startCommand(config: Config): Promise<void> {
 
 export async function schedulerCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
-  const store = await openMigrated(config, "updraft-scheduler", logger);
-  const scheduler = await startScheduler(store, config, logger);
-  stopOnSignals(store, logger, [scheduler]);
+  const { store, parts } = await startWithRetry(config, "updraft-scheduler", logger, async (store, parts) => {
+    parts.push(await startScheduler(store, config, logger));
+  });
+  stopOnSignals(store, logger, parts);
 }
 
 export async function workerCommand(config: Config, overrides: { slots?: number; queues?: string[] }): Promise<void> {
@@ -110,19 +145,23 @@ export async function workerCommand(config: Config, overrides: { slots?: number;
   }
   if (overrides.queues && !overrides.queues.length) throw new UpdraftError("--queues needs at least one queue name", "usage", 2);
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
-  const store = await openMigrated(config, "updraft-worker", logger);
-  const worker = await startWorker(store, config, logger, overrides);
-  stopOnSignals(store, logger, [worker]);
+  const { store, parts } = await startWithRetry(config, "updraft-worker", logger, async (store, parts) => {
+    parts.push(await startWorker(store, config, logger, overrides));
+  });
+  stopOnSignals(store, logger, parts);
 }
 
 export async function webCommand(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel, "updraft", config.logFormat);
   const { startWebServer, resolveSecretKey, ensureAdminUser } = await webModules();
   await ensureUiBuilt(logger);
-  const store = await openMigrated(config, "updraft-web", logger);
   const secretKey = resolveSecretKey(config);
-  await ensureAdminUser(store.db, config.adminPassword);
-  const web = await startWebServer(store, { ...config, secretKey }, logger);
+  const { store, parts, started: web } = await startWithRetry(config, "updraft-web", logger, async (store, parts) => {
+    await ensureAdminUser(store.db, config.adminPassword);
+    const web = await startWebServer(store, { ...config, secretKey }, logger);
+    parts.push(web);
+    return web;
+  });
   console.log(`Updraft web server at ${web.url}`);
-  stopOnSignals(store, logger, [web]);
+  stopOnSignals(store, logger, parts);
 }
