@@ -43,6 +43,16 @@ export const CLAIMED_COLUMNS = sql`ti.id as "tiId", ti.run_pk as "runPk", ti.dag
   r.data_interval_start as "dataIntervalStart", r.data_interval_end as "dataIntervalEnd",
   r.start_date as "runStartDate", r.conf`;
 
+/**
+ * The claimed TI in a row that also holds other columns (finishTask's and finishLeaf's statements
+ * return their own with CLAIMED_COLUMNS); null when the row claimed nothing.
+ */
+export function claimedOf(row: Partial<ClaimedTask>): ClaimedTask | null {
+  if (row.tiId == null) return null;
+  const { tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf } = row;
+  return { tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf } as ClaimedTask;
+}
+
 export async function claimTasks(db: Kysely<Database>, input: ClaimInput): Promise<ClaimedTask[]> {
   if (input.limit <= 0) return [];
   // updraft_claim_tasks (migrations/0006_pools.sql) picks under the pool, DAG and task limits,

@@ -29,7 +29,7 @@ import type { LoadedVersion } from "../versions.js";
 import { FINISHED_TI_STATES } from "../../semantics/states.js";
 import { endCountedRun } from "../runs/endCountedRuns.js";
 import { startQueuedRunsAfter } from "../runs/countFinishedTis.js";
-import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
+import { CLAIMED_COLUMNS, claimedOf, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { notifySlotFreedSql } from "./slotFreed.js";
 
 export interface LeafFinish {
@@ -136,7 +136,7 @@ export async function finishLeaf(db: Kysely<Database>, input: LeafFinish): Promi
   ).rows;
   const ti = rows[0];
   if (!ti) return { written: false, state: null, runState: "running", claimed: [] };
-  const claimed = rows.filter((r) => r.tiId != null).map(claimedTask);
+  const claimed = rows.map(claimedOf).filter((c) => c !== null);
   if (!ti.fast) {
     // Up for retry: a leaf or not, it settles nothing; its NOTIFYs went with the statement.
     return { written: true, state: ti.state, runState: "running", claimed };
@@ -153,9 +153,4 @@ export async function finishLeaf(db: Kysely<Database>, input: LeafFinish): Promi
     runState = ti.runState === "queued" ? "running" : ti.runState!;
   }
   return { written: true, state: ti.state, runState, claimed };
-}
-
-function claimedTask(r: Row): ClaimedTask {
-  const { tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf } = r;
-  return { tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf } as ClaimedTask;
 }

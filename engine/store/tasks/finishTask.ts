@@ -8,9 +8,9 @@
 // case — a task succeeded and each of its downstream tasks has it as its only upstream (a chain, a
 // fan-out) — is decided before the transaction starts: the trigger rules see one upstream, in
 // `success`. Then one statement finishes the TI, locks the downstream TIs, claims or queues them
-// and counts the run: BEGIN, one statement, COMMIT. A task without downstream tasks (a leaf) takes
-// the same one statement whatever its outcome. Anything else (a failure, a fan-in, a rule
-// that skips) takes the general path: settleDownstream, which reads the upstream states after
+// and counts the run, in one statement that commits on its own. A task without downstream tasks (a
+// leaf) takes finishLeaf.ts's one statement whatever its outcome. Anything else (a failure, a
+// fan-in, a rule that skips) takes the general path: settleDownstream, which reads the upstream states after
 // locking. Lock order is the same on both paths: the TI, its downstream TIs by id, the run.
 import { sql, type Kysely, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
@@ -18,7 +18,7 @@ import { notify, PREPARED } from "../db.js";
 import { countFinishedTis, startQueuedRunsAfter, type RunCount } from "../runs/countFinishedTis.js";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
-import { CLAIMED_COLUMNS, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
+import { CLAIMED_COLUMNS, claimedOf, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { HAND_OFF_SET, settleDownstream, type Candidate } from "./settleDownstream.js";
 import { notifySlotFreed, notifySlotFreedSql } from "./slotFreed.js";
 import { finishLeaf } from "./finishLeaf.js";
@@ -151,8 +151,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
   type Row = { id: string; run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string; pool: string; pool_slots: number; dag_id: string };
   type FastRow = Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null } & Partial<ClaimedTask>;
     // One statement. `ok` holds the run only if the row is what the plan assumed (this task and
-    // version; for a leaf, not up for retry; otherwise unmapped — so its task's only TI — and
-    // now in success); if not, nothing below writes, and the general path takes over. The
+    // version; unmapped — so its task's only TI — and now in success); if not, nothing below writes, and the general path takes over. The
     // run's count comes last (its WHERE reads the claims first), so the run row is locked after
     // the TIs, as on the general path. The updates join the few locked rows (nested loop,
     // primary key): an `in (select …)` semi-join was planned as a sequential scan of
@@ -195,8 +194,6 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       from t left join run r on true left join claimed cl on true`.execute(executor)
     ).rows;
   };
-  const claimedOf = (rows: FastRow[]): ClaimedTask[] =>
-    rows.filter((r) => r.tiId != null).map(({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) => ({ tiId, runPk, dagId, runId, taskId, mapIndex, tryNumber, maxTries, versionId, queue, logicalDate, dataIntervalStart, dataIntervalEnd, runStartDate, conf }) as ClaimedTask);
 
   if (fastDownstream?.length) {
     // A hand-off (a success with downstream tasks) cannot end the run — its downstream TIs are
@@ -213,7 +210,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
         run.unfinished_tis > 0 || run.state !== "running"
           ? run.state === "queued" ? "running" : run.state
           : await endCountedRun(db, ti.run_pk, hinted!);
-      return { accepted: true, state: ti.state, runState, claimed: claimedOf(rows) };
+      return { accepted: true, state: ti.state, runState, claimed: rows.map(claimedOf).filter((c) => c !== null) };
     }
     // Written but not settled: cannot happen (the update checks what `ok` checks), but if it does,
     // the row is settled as the general path would.
