@@ -154,7 +154,11 @@ export class RunnerPool {
   }
 
   private send(runner: Runner, msg: ToRunner): void {
-    if (runner.child.connected) runner.child.send(msg);
+    // A runner killed from outside may still look connected until its exit is processed: the write
+    // then fails (EPIPE), and without a callback node would emit it as an unhandled 'error' and end
+    // the whole process (seen: `pkill` of the runners, then the next task's send). The runner's
+    // exit, which follows, fails the attempt as a lost runner.
+    if (runner.child.connected) runner.child.send(msg, () => {});
   }
 
   private destroy(runner: Runner): void {
