@@ -36,10 +36,93 @@ export function generateRunId(runType: string, date: Date): string {
   return `${runType}__${date.toISOString().replace(/\.000Z$/, "+00:00").replace(/Z$/, "+00:00")}`;
 }
 
+/**
+ * The version each DAG's last run was created on, by DAG id: the one-statement start
+ * (startRunInOneStatement) validates conf against it and has the database confirm it is still the
+ * DAG's latest. A DAG not seen yet, or whose version changed since, takes the transaction.
+ */
+const latestVersionSeen = new Map<string, string>();
+
 export async function createRun(db: Kysely<Database>, input: CreateRunInput): Promise<DagRunRow> {
   // A deadlock with a concurrent finisher or backfill (both lock the DAG's row) is retried, not
   // answered with a 500: the whole transaction is safe to run again.
-  return withDbRetry(() => db.transaction().execute((tx) => createRunInTx(tx, input)));
+  return withDbRetry(async () => {
+    const started = await startRunInOneStatement(db, input);
+    if (started) return started;
+    const run = await db.transaction().execute((tx) => createRunInTx(tx, input));
+    if (!input.versionId) latestVersionSeen.set(input.dagId, run.dag_version_id);
+    return run;
+  });
+}
+
+/**
+ * The common case of a manual trigger — a run that starts at once — in one round trip and one
+ * commit: migrations/0014_start_run_function.sql. Null when the function did not start it (a DAG
+ * not seen yet, a new version, maxActiveRuns reached, a backfill, a paused DAG): the caller then
+ * takes the general path, which decides with the rows locked. Conf is checked first, against the
+ * version the function then confirms; bad conf goes to the general path, which refuses it.
+ */
+async function startRunInOneStatement(db: Kysely<Database>, input: CreateRunInput): Promise<DagRunRow | null> {
+  const versionId = input.versionId ?? latestVersionSeen.get(input.dagId);
+  if (!versionId || input.runType === "backfill") return null;
+  const version = await getVersion(db, versionId);
+  const startable = startableTasks(version);
+  if (version.structure.tasks.length === 0 || startable.some((t) => t.dependsOnPast)) return null;
+  // Bad conf: the general path says so, against the version it reads under the lock (the one
+  // seen here may be older than the DAG's latest).
+  if (confProblems(version.structure.params ?? {}, input.conf ?? {}).length) return null;
+  const run = runFields(input, versionId);
+  const roots = new Set(startable.map((t) => t.taskId));
+  const tis = version.structure.tasks.map((t) => taskInstanceFields(t, roots.has(t.taskId) ? "queued" : null));
+  const row = (
+    await sql<DagRunRow & { status: "started" | "no_dag" | "stale_version" | "not_startable" | "conflict" }>`${PREPARED}
+    select f.status, (f.run).* from updraft_start_run(
+      ${run.dag_id}, ${versionId}::uuid, ${input.versionId !== undefined}, ${run.run_id}, ${run.run_type}, ${run.triggered_by},
+      ${run.triggering_user_name}, ${run.logical_date}, ${run.data_interval_start}, ${run.data_interval_end}, ${run.run_after},
+      ${run.conf}::jsonb, ${run.note}, ${JSON.stringify(tis)}::jsonb, ${[...new Set(startable.map((t) => t.queue))]}::text[]) f`.execute(db)
+  ).rows[0]!;
+  switch (row.status) {
+    case "started": {
+      const { status: _status, ...started } = row;
+      return started as DagRunRow;
+    }
+    case "no_dag":
+      throw new NotFoundError(`The Dag with ID: \`${input.dagId}\` was not found`);
+    case "conflict":
+      throw conflictError(input, run.run_id);
+    case "stale_version":
+      latestVersionSeen.delete(input.dagId);
+      return null;
+    default:
+      return null;
+  }
+}
+
+/** The run row's fields from the input (createRunInTx and the one-statement start write the same). */
+function runFields(input: CreateRunInput, versionId: string) {
+  const runAfter = input.runAfter ?? input.dataIntervalEnd ?? input.logicalDate ?? new Date();
+  return {
+    dag_id: input.dagId,
+    run_id: input.runId ?? generateRunId(input.runType, input.logicalDate ?? runAfter),
+    dag_version_id: versionId,
+    run_type: input.runType,
+    triggered_by: input.triggeredBy ?? null,
+    triggering_user_name: input.triggeringUserName ?? null,
+    logical_date: input.logicalDate,
+    data_interval_start: input.dataIntervalStart ?? input.logicalDate,
+    data_interval_end: input.dataIntervalEnd ?? input.logicalDate,
+    run_after: runAfter,
+    conf: JSON.stringify(input.conf ?? {}),
+    note: input.note ?? null,
+  };
+}
+
+function conflictError(input: CreateRunInput, runId: string): ConflictError {
+  return new ConflictError(
+    input.runType === "scheduled"
+      ? `A scheduled run for DAG ${input.dagId} at ${input.logicalDate?.toISOString()} already exists`
+      : `DAG Run with run_id: \`${runId}\` already exists for DAG: \`${input.dagId}\``,
+  );
 }
 
 export async function createRunInTx(tx: Transaction<Database>, input: CreateRunInput): Promise<DagRunRow> {
@@ -63,35 +146,16 @@ export async function createRunInTx(tx: Transaction<Database>, input: CreateRunI
   const version = await getVersion(tx, versionId);
   const problem = confProblems(version.structure.params ?? {}, input.conf ?? {})[0];
   if (problem) throw new ValidationError(`conf.${problem.field} ${problem.message}`, [input.confField ?? "conf", problem.field]);
-  const now = new Date();
-  const runAfter = input.runAfter ?? input.dataIntervalEnd ?? input.logicalDate ?? now;
-  const runId = input.runId ?? generateRunId(input.runType, input.logicalDate ?? runAfter);
-  const conflict = () =>
-    new ConflictError(
-      input.runType === "scheduled"
-        ? `A scheduled run for DAG ${input.dagId} at ${input.logicalDate?.toISOString()} already exists`
-        : `DAG Run with run_id: \`${runId}\` already exists for DAG: \`${input.dagId}\``,
-    );
-  const run = {
-    dag_id: input.dagId,
-    run_id: runId,
-    dag_version_id: versionId,
-    run_type: input.runType,
-    triggered_by: input.triggeredBy ?? null,
-    triggering_user_name: input.triggeringUserName ?? null,
-    logical_date: input.logicalDate,
-    data_interval_start: input.dataIntervalStart ?? input.logicalDate,
-    data_interval_end: input.dataIntervalEnd ?? input.logicalDate,
-    run_after: runAfter,
-    conf: JSON.stringify(input.conf ?? {}),
-    note: input.note ?? null,
-  };
+  const run = runFields(input, versionId);
+  const conflict = () => conflictError(input, run.run_id);
 
   // The common case — the DAG is unpaused, under maxActiveRuns, with no run waiting before this
   // one and no backfill — starts the run at once: the run, its TIs (roots queued) and the
   // NOTIFYs in one statement, instead of inserting it queued for startQueuedRuns to start (ten
   // round trips more on the trigger → first task path). The rows are the ones startQueuedRuns
   // would write (taskInstanceFields); anything else (depends_on_past roots, an empty DAG) takes that general path.
+  // No runChanged NOTIFY: a run that started has nothing for the scheduler's run loop to do (it
+  // wakes for run ends); waking it here only competed with the worker's claim of the first task.
   const startable = startableTasks(version);
   const fast =
     !dag.is_paused && dag.running < dag.max_active_runs && dag.queued === 0 && !dag.backfilling && input.runType !== "backfill" &&
@@ -101,7 +165,7 @@ export async function createRunInTx(tx: Transaction<Database>, input: CreateRunI
     const tis = version.structure.tasks.map((t) => taskInstanceFields(t, roots.has(t.taskId) ? "queued" : null));
     const queues = [...new Set(startable.map((t) => t.queue))];
     const started = (
-      await sql<DagRunRow & { notified: number; notified_run: string }>`${PREPARED}
+      await sql<DagRunRow & { notified: number }>`${PREPARED}
       with r as (
         insert into dag_runs (dag_id, run_id, dag_version_id, run_type, triggered_by, triggering_user_name, state, logical_date,
                               data_interval_start, data_interval_end, run_after, queued_at, start_date, conf, note, unfinished_tis)
@@ -117,12 +181,11 @@ export async function createRunInTx(tx: Transaction<Database>, input: CreateRunI
           from r, jsonb_to_recordset(${JSON.stringify(tis)}::jsonb)
                as x(task_id text, operator text, state text, max_tries int, pool text, pool_slots int, max_active_tis_per_dag int, queue text, priority_weight int)
       )
-      select r.*, (select count(pg_notify(${CHANNELS.tiQueued}, q)) from unnest(${queues}::text[]) q)::int as notified,
-             pg_notify(${CHANNELS.runChanged}, r.dag_id)::text as notified_run
+      select r.*, (select count(pg_notify(${CHANNELS.tiQueued}, q)) from unnest(${queues}::text[]) q)::int as notified
         from r`.execute(tx)
     ).rows[0];
     if (!started) throw conflict();
-    const { notified: _queued, notified_run: _run, ...row } = started;
+    const { notified: _queued, ...row } = started;
     return row as DagRunRow;
   }
 

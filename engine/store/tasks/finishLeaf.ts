@@ -103,12 +103,15 @@ export async function finishLeaf(db: Kysely<Database>, input: LeafFinish): Promi
       -- Read only by the end that counts the run's last TI (snapshot count 1; the gate is a
       -- one-time filter): read by every leaf of a 10,000-task fan-out it made each end O(run)
       -- (measured: 93 TIs/s at 1,000). The leaf task ids come from the stored version, not as a
-      -- parameter that every end would send.
+      -- parameter that every end would send; each leaf's TIs are found through the unique index
+      -- (run_pk, task_id, map_index), so the read is O(leaves), not leaves × run's TIs (a filter
+      -- task_id = any(leaves) compared every TI of the run with every leaf).
       select count(*) filter (where u.s is null or u.s not in (${finished})) as open,
              count(*) filter (where u.s in ('failed', 'upstream_failed')) as failed
-        from (select l.state as s from task_instances l, ok, t
-               where l.run_pk = ok.run_pk and l.id <> t.id
-                 and l.task_id = any(array(select jsonb_array_elements_text(v.structure -> 'leaves') from dag_versions v where v.id = t.dag_version_id))
+        from (select l.state as s
+                from ok, t, jsonb_array_elements_text((select v.structure -> 'leaves' from dag_versions v where v.id = ${input.versionId})) lf(task_id),
+                     task_instances l
+               where l.run_pk = ok.run_pk and l.task_id = lf.task_id and l.id <> t.id
               union all
               select t.state from t, ok) u
        where (select snap_unfinished from snap) = 1
