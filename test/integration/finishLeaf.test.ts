@@ -24,6 +24,12 @@ import { dag } from "updraft";
 export default dag({ id: "urgent" }, (d) => {
   d.task("now", () => 1, { priorityWeight: 100 });
 });`,
+  "fanin.ts": `
+import { dag } from "updraft";
+export default dag({ id: "fanin" }, (d) => {
+  const mids = Array.from({ length: ${LEAVES} }, (_, i) => d.task("m" + i, () => i));
+  d.chain(d.task("root", () => 0), mids, d.task("end", () => 1));
+});`,
   "solo.ts": `
 import { dag } from "updraft";
 export default dag({ id: "solo", maxActiveRuns: 1 }, (d) => {
@@ -122,6 +128,28 @@ describe.each(backends())("a leaf's end on %s", (backend) => {
       task = last.claimed[0];
     }
     expect(last.runState).toBe("success");
+  });
+
+  it("a fan-in's upstreams swap in their queued siblings too (the general path), and the last one hands off the fan-in", async () => {
+    const run = await createRun(db.store.db, { dagId: "fanin", runId: `fanin_${++runSeq}`, runType: "manual", logicalDate: null });
+    const [root] = await claimTasks(db.store.db, claim);
+    let r = await finish(root!);
+    const order: string[] = [];
+    let swaps = 0;
+    let task = r.claimed[0];
+    while (task) {
+      order.push(task.taskId);
+      r = await finish(task);
+      task = r.claimed[0];
+      if (task?.taskId.startsWith("m")) swaps++;
+    }
+    // m0 came by hand-off; each mid's end (the general path: `end` has several upstreams) swapped
+    // in the next; the last mid's end made `end` ready and handed it off; `end` ended the run.
+    expect(order.slice(0, -1).sort()).toEqual(Array.from({ length: LEAVES }, (_, i) => "m" + i));
+    expect(order.at(-1)).toBe("end");
+    expect(swaps).toBe(LEAVES - 1);
+    expect(r.runState).toBe("success");
+    expect(await runRow(run.id)).toMatchObject({ state: "success", unfinished_tis: 0 });
   });
 
   it("ends a run exactly once when its leaves end at the same moment on several connections", async () => {

@@ -110,9 +110,11 @@ describe.each(backends())("hand-off on %s", (backend) => {
     const a = await snapshot(db.store.db, fast.id);
     const b = await snapshot(db.store.db, general.id);
     expect(a).toEqual(b);
-    // The hinted path hands off the same downstream TIs and, in addition, leaves' ends swap in
-    // queued TIs of the run (finishLeaf.ts) — two in this drive; the general path only hands off.
-    expect(fastHandOffs).toBe(generalHandOffs + 2);
+    // Both paths hand off the same downstream TIs and swap in the same queued TIs of the run
+    // when an end made nothing ready (finishLeaf.ts's swap: a leaf's end on the hinted path, any
+    // such end on the general path).
+    expect(fastHandOffs).toBe(generalHandOffs);
+    expect(fastHandOffs).toBeGreaterThan(0);
     expect(Object.fromEntries(a.tis.map((t) => [t.task_id, t.state]))).toEqual({
       r: "success", s1: "success", s2: "failed", s3: "skipped", t1: "success", t2: "success",
       u: "upstream_failed", v: "upstream_failed", f: "success", w: "skipped", x: "skipped", y: "success",

@@ -21,7 +21,7 @@
 // its row before). A run queued after the snapshot is started by the scheduler, which this
 // statement's runChanged NOTIFY wakes and whose run loop starts every startable queued run
 // (startAllQueuedRuns).
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { PREPARED } from "../db.js";
 import type { Database } from "../schema.js";
@@ -58,15 +58,15 @@ export interface LeafResult {
  * left to it. The pick reads the partial index task_instances_queued_by_run (0013), whose size
  * is the run's queued TIs, not the run's TIs.
  */
-const swapCtes = (claim: ClaimInput) => sql`, head as (
+export const swapCtes = (claim: ClaimInput, freed: FreedSlot = LEAF_SLOT) => sql`, head as (
       select h.priority_weight, h.queued_when from task_instances h
        where h.state = 'queued' and h.queue = any(${claim.queues}::text[])
        order by h.priority_weight desc, h.queued_when limit 1
     ), pick as (
-      select c.id from task_instances c, ok, head, t
-       where c.run_pk = ok.run_pk and c.state = 'queued' and c.queue = any(${claim.queues}::text[])
+      select c.id from ${freed.from} task_instances c, head
+       where c.run_pk = ${freed.runPk} and c.state = 'queued' and c.queue = any(${claim.queues}::text[])
          and c.priority_weight = head.priority_weight and c.queued_when = head.queued_when
-         and c.pool = t.pool and c.pool_slots <= t.pool_slots and c.max_active_tis_per_dag is null
+         and c.pool = ${freed.pool} and c.pool_slots <= ${freed.poolSlots} and c.max_active_tis_per_dag is null
        order by c.priority_weight desc, c.queued_when, c.id
        limit 1
          for update of c skip locked
@@ -78,6 +78,46 @@ const swapCtes = (claim: ClaimInput) => sql`, head as (
        where ti.id = m.id and r.id = ti.run_pk and ti.state = 'queued'
       returning ${CLAIMED_COLUMNS}
     )`;
+
+/**
+ * Where the freed slot comes from, as SQL: the run, and the pool and slots the finished TI held.
+ * In a leaf's statement, its CTEs `ok` (the run) and `t` (the finished TI).
+ */
+export interface FreedSlot {
+  from: RawBuilder<unknown>;
+  runPk: RawBuilder<unknown>;
+  pool: RawBuilder<unknown>;
+  poolSlots: RawBuilder<unknown>;
+}
+const LEAF_SLOT: FreedSlot = { from: sql`ok, t,`, runPk: sql`ok.run_pk`, pool: sql`t.pool`, poolSlots: sql`t.pool_slots` };
+
+/**
+ * The swap on its own, for a TI whose end made no downstream TI ready (the general path of
+ * finishTask: a fan-in's upstreams, a failure): in `tx`, one statement that takes the run's next
+ * queued TI into the slot, or, when there is none to take, wakes the workers of the queues the
+ * freed slot may unblock (notifySlotFreedSql) — the statement that TI's end ran anyway. Without
+ * it, each of a fan-in's upstreams freed its slot and the worker claimed again (a claim's round
+ * trip per TI).
+ */
+export async function swapOrFreeSlot(
+  tx: Transaction<Database>,
+  ti: { runPk: number; pool: string; poolSlots: number; dagId: string },
+  claim: ClaimInput | null,
+): Promise<ClaimedTask[]> {
+  const freedSql = notifySlotFreedSql(sql`${ti.pool}::text`, sql`${ti.dagId}::text`);
+  if (!claim) {
+    await sql`select ${freedSql}`.execute(tx);
+    return [];
+  }
+  const freed: FreedSlot = { from: sql``, runPk: sql`${ti.runPk}::bigint`, pool: sql`${ti.pool}::text`, poolSlots: sql`${ti.poolSlots}::int` };
+  const rows = (
+    await sql<Partial<ClaimedTask> & { freed: number | null }>`${PREPARED}
+    with nothing as (select 1)${swapCtes(claim, freed)}
+    select case when not exists (select 1 from claimed) then ${freedSql} end as freed, cl.*
+      from nothing left join claimed cl on true`.execute(tx)
+  ).rows;
+  return rows.map(claimedOf).filter((c) => c !== null);
+}
 
 type Row = {
   state: string;

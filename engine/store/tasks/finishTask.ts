@@ -21,7 +21,7 @@ import { getVersion } from "../versions.js";
 import { CLAIMED_COLUMNS, claimedOf, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { HAND_OFF_SET, settleDownstream, type Candidate } from "./settleDownstream.js";
 import { notifySlotFreed, notifySlotFreedSql } from "./slotFreed.js";
-import { finishLeaf } from "./finishLeaf.js";
+import { finishLeaf, swapOrFreeSlot } from "./finishLeaf.js";
 import { endCountedRun } from "../runs/endCountedRuns.js";
 import type { TiState } from "../../semantics/states.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
@@ -305,8 +305,12 @@ async function settle(
     countFinished: 1 + skipped.length,
     freedSlot: { pool: ti.pool, poolSlots: ti.pool_slots },
   });
-  // No downstream took the slot this TI left: wake a worker for what the limits held back.
-  if (!settled.claimed.length) await notifySlotFreed(tx, { pool: ti.pool, dagId: ti.dag_id });
+  // No downstream took the slot this TI left: the run's next queued TI may (the swap of
+  // finishLeaf.ts), else a worker is woken for what the limits held back.
+  if (!settled.claimed.length) {
+    const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
+    settled.claimed.push(...(await swapOrFreeSlot(tx, { runPk: ti.run_pk, pool: ti.pool, poolSlots: ti.pool_slots, dagId: ti.dag_id }, claim)));
+  }
   for (const queue of settled.queued) await notify(CHANNELS.tiQueued, queue).execute(tx);
   // The run's queued runs start after the commit (afterCommit): this transaction holds the run's row.
   const runState = await countFinishedTis(tx, ti.run_pk, version, 1 + skipped.length + settled.finished, settled.run, false);
