@@ -9,12 +9,12 @@
 -- both start under maxActiveRuns = 1). In PL/pgSQL under READ COMMITTED each statement takes a
 -- new snapshot, so the count below sees every run committed before the lock was granted.
 --
--- It starts the run only in the case createRunInTx's fast path handles: the DAG exists, its
--- latest version is the one the caller validated conf against (p_version_id; unless the caller
--- pins a version), it is unpaused, under max_active_runs with no run queued before this one and
--- no backfill in progress. Otherwise it writes nothing and says why: the caller then takes the
--- general path in a transaction. The rows are the ones createRunInTx writes (the caller computes
--- the TIs with taskInstanceFields). Forward-only.
+-- It starts the run only when it may start at once: the DAG exists, its latest version is the one
+-- the caller validated conf against (p_version_id; unless the caller pins a version), it is
+-- unpaused, under max_active_runs with no run queued before this one and no backfill in progress.
+-- Otherwise it writes nothing and says why: the caller then takes the general path in a
+-- transaction. createRunInTx calls it too, for its own fast path (the caller computes the TIs
+-- with taskInstanceFields). Forward-only.
 CREATE FUNCTION updraft_start_run(
   p_dag_id text, p_version_id uuid, p_pinned boolean, p_run_id text, p_run_type text, p_triggered_by text,
   p_triggering_user_name text, p_logical_date timestamptz, p_data_interval_start timestamptz,

@@ -5,10 +5,9 @@ import { ConflictError, NotFoundError, ValidationError } from "../../errors.js";
 import type { Database, DagRunRow } from "../schema.js";
 import { withDbRetry } from "../sqlstate.js";
 import { startableTasks, startQueuedRuns, taskInstanceFields } from "./startQueuedRuns.js";
-import { CHANNELS } from "../channels.js";
 import { PREPARED } from "../db.js";
 import { confProblems } from "../../params.js";
-import { getVersion } from "../versions.js";
+import { getVersion, type LoadedVersion } from "../versions.js";
 
 export interface CreateRunInput {
   dagId: string;
@@ -64,28 +63,17 @@ export async function createRun(db: Kysely<Database>, input: CreateRunInput): Pr
  */
 async function startRunInOneStatement(db: Kysely<Database>, input: CreateRunInput): Promise<DagRunRow | null> {
   const versionId = input.versionId ?? latestVersionSeen.get(input.dagId);
-  if (!versionId || input.runType === "backfill") return null;
+  if (!versionId) return null;
   const version = await getVersion(db, versionId);
-  const startable = startableTasks(version);
-  if (version.structure.tasks.length === 0 || startable.some((t) => t.dependsOnPast)) return null;
+  const rows = startRows(version, input);
   // Bad conf: the general path says so, against the version it reads under the lock (the one
   // seen here may be older than the DAG's latest).
-  if (confProblems(version.structure.params ?? {}, input.conf ?? {}).length) return null;
+  if (!rows || confProblems(version.structure.params ?? {}, input.conf ?? {}).length) return null;
   const run = runFields(input, versionId);
-  const roots = new Set(startable.map((t) => t.taskId));
-  const tis = version.structure.tasks.map((t) => taskInstanceFields(t, roots.has(t.taskId) ? "queued" : null));
-  const row = (
-    await sql<DagRunRow & { status: "started" | "no_dag" | "stale_version" | "not_startable" | "conflict" }>`${PREPARED}
-    select f.status, (f.run).* from updraft_start_run(
-      ${run.dag_id}, ${versionId}::uuid, ${input.versionId !== undefined}, ${run.run_id}, ${run.run_type}, ${run.triggered_by},
-      ${run.triggering_user_name}, ${run.logical_date}, ${run.data_interval_start}, ${run.data_interval_end}, ${run.run_after},
-      ${run.conf}::jsonb, ${run.note}, ${JSON.stringify(tis)}::jsonb, ${[...new Set(startable.map((t) => t.queue))]}::text[]) f`.execute(db)
-  ).rows[0]!;
-  switch (row.status) {
-    case "started": {
-      const { status: _status, ...started } = row;
-      return started as DagRunRow;
-    }
+  const { status, row } = await startRun(db, run, input.versionId !== undefined, rows);
+  switch (status) {
+    case "started":
+      return row;
     case "no_dag":
       throw new NotFoundError(`The Dag with ID: \`${input.dagId}\` was not found`);
     case "conflict":
@@ -96,6 +84,44 @@ async function startRunInOneStatement(db: Kysely<Database>, input: CreateRunInpu
     default:
       return null;
   }
+}
+
+/**
+ * The rows a run that starts at once gets — its TIs, roots queued (the ones startQueuedRuns would
+ * write: taskInstanceFields) — and the queues to wake; null when it cannot start that way (an
+ * empty DAG, a depends_on_past root, a backfill's run): startQueuedRuns decides those.
+ */
+function startRows(version: LoadedVersion, input: CreateRunInput): { tis: ReturnType<typeof taskInstanceFields>[]; queues: string[] } | null {
+  const startable = startableTasks(version);
+  if (input.runType === "backfill" || version.structure.tasks.length === 0 || startable.some((t) => t.dependsOnPast)) return null;
+  const roots = new Set(startable.map((t) => t.taskId));
+  return {
+    tis: version.structure.tasks.map((t) => taskInstanceFields(t, roots.has(t.taskId) ? "queued" : null)),
+    queues: [...new Set(startable.map((t) => t.queue))],
+  };
+}
+
+type StartStatus = "started" | "no_dag" | "stale_version" | "not_startable" | "conflict";
+
+/**
+ * updraft_start_run (migrations/0014): locks the DAG's row, counts its active runs and, when the
+ * run may start, writes it with its TIs and NOTIFYs their queues. `pinned`: the run's version is
+ * the caller's choice, not necessarily the DAG's latest.
+ */
+async function startRun(
+  executor: Kysely<Database>,
+  run: ReturnType<typeof runFields>,
+  pinned: boolean,
+  rows: NonNullable<ReturnType<typeof startRows>>,
+): Promise<{ status: StartStatus; row: DagRunRow }> {
+  const { status, ...row } = (
+    await sql<DagRunRow & { status: StartStatus }>`${PREPARED}
+    select f.status, (f.run).* from updraft_start_run(
+      ${run.dag_id}, ${run.dag_version_id}::uuid, ${pinned}, ${run.run_id}, ${run.run_type}, ${run.triggered_by},
+      ${run.triggering_user_name}, ${run.logical_date}, ${run.data_interval_start}, ${run.data_interval_end}, ${run.run_after},
+      ${run.conf}::jsonb, ${run.note}, ${JSON.stringify(rows.tis)}::jsonb, ${rows.queues}::text[]) f`.execute(executor)
+  ).rows[0]!;
+  return { status, row: row as DagRunRow };
 }
 
 /** The run row's fields from the input (createRunInTx and the one-statement start write the same). */
@@ -151,42 +177,17 @@ export async function createRunInTx(tx: Transaction<Database>, input: CreateRunI
 
   // The common case — the DAG is unpaused, under maxActiveRuns, with no run waiting before this
   // one and no backfill — starts the run at once: the run, its TIs (roots queued) and the
-  // NOTIFYs in one statement, instead of inserting it queued for startQueuedRuns to start (ten
-  // round trips more on the trigger → first task path). The rows are the ones startQueuedRuns
-  // would write (taskInstanceFields); anything else (depends_on_past roots, an empty DAG) takes that general path.
+  // NOTIFYs in one statement (updraft_start_run, whose lock and count repeat, within this
+  // transaction, the ones above), instead of inserting it queued for startQueuedRuns to start
+  // (ten round trips more on the trigger → first task path). Anything else (depends_on_past
+  // roots, an empty DAG) takes that general path.
   // No runChanged NOTIFY: a run that started has nothing for the scheduler's run loop to do (it
   // wakes for run ends); waking it here only competed with the worker's claim of the first task.
-  const startable = startableTasks(version);
-  const fast =
-    !dag.is_paused && dag.running < dag.max_active_runs && dag.queued === 0 && !dag.backfilling && input.runType !== "backfill" &&
-    version.structure.tasks.length > 0 && !startable.some((t) => t.dependsOnPast);
-  if (fast) {
-    const roots = new Set(startable.map((t) => t.taskId));
-    const tis = version.structure.tasks.map((t) => taskInstanceFields(t, roots.has(t.taskId) ? "queued" : null));
-    const queues = [...new Set(startable.map((t) => t.queue))];
-    const started = (
-      await sql<DagRunRow & { notified: number }>`${PREPARED}
-      with r as (
-        insert into dag_runs (dag_id, run_id, dag_version_id, run_type, triggered_by, triggering_user_name, state, logical_date,
-                              data_interval_start, data_interval_end, run_after, queued_at, start_date, conf, note, unfinished_tis)
-        values (${run.dag_id}, ${run.run_id}, ${run.dag_version_id}, ${run.run_type}, ${run.triggered_by}, ${run.triggering_user_name}, 'running',
-                ${run.logical_date}, ${run.data_interval_start}, ${run.data_interval_end}, ${run.run_after}, now(), now(), ${run.conf}::jsonb, ${run.note},
-                ${tis.length})
-        on conflict do nothing
-        returning *
-      ), ti as (
-        insert into task_instances (run_pk, dag_id, run_id, task_id, dag_version_id, operator, state, queued_when, max_tries, pool, pool_slots, max_active_tis_per_dag, queue, priority_weight)
-        select r.id, r.dag_id, r.run_id, x.task_id, r.dag_version_id, x.operator, x.state, case when x.state is not null then now() end,
-               x.max_tries, x.pool, x.pool_slots, x.max_active_tis_per_dag, x.queue, x.priority_weight
-          from r, jsonb_to_recordset(${JSON.stringify(tis)}::jsonb)
-               as x(task_id text, operator text, state text, max_tries int, pool text, pool_slots int, max_active_tis_per_dag int, queue text, priority_weight int)
-      )
-      select r.*, (select count(pg_notify(${CHANNELS.tiQueued}, q)) from unnest(${queues}::text[]) q)::int as notified
-        from r`.execute(tx)
-    ).rows[0];
-    if (!started) throw conflict();
-    const { notified: _queued, ...row } = started;
-    return row as DagRunRow;
+  const rows = startRows(version, input);
+  if (rows && !dag.is_paused && dag.running < dag.max_active_runs && dag.queued === 0 && !dag.backfilling) {
+    const { status, row } = await startRun(tx, run, true, rows);
+    if (status === "conflict") throw conflict();
+    if (status === "started") return row;
   }
 
   const inserted = await tx
