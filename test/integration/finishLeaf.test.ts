@@ -1,5 +1,5 @@
 // A leaf's end is one statement that commits on its own (engine/store/tasks/finishLeaf.ts): it
-// counts the run down and ends it when it counted the last TI, and it swaps the run's next
+// counts the run down and ends it when it counted the last TI, and it swaps the DAG's next
 // queued TI into the slot it frees when a claim would have taken that TI first anyway. What must
 // hold: the run ends once, with its leaves' verdict, also when its leaves end at the same time on
 // several connections; no swap jumps ahead of a more urgent TI; a run's end starts the DAG's
@@ -29,6 +29,11 @@ import { dag } from "updraft";
 export default dag({ id: "fanin" }, (d) => {
   const mids = Array.from({ length: ${LEAVES} }, (_, i) => d.task("m" + i, () => i));
   d.chain(d.task("root", () => 0), mids, d.task("end", () => 1));
+});`,
+  "many.ts": `
+import { dag } from "updraft";
+export default dag({ id: "many", maxActiveRuns: 50 }, (d) => {
+  d.task("only", () => 1);
 });`,
   "solo.ts": `
 import { dag } from "updraft";
@@ -130,7 +135,23 @@ describe.each(backends())("a leaf's end on %s", (backend) => {
     expect(last.runState).toBe("success");
   });
 
-  it("a fan-in's upstreams swap in their queued siblings too (the general path), and the last one hands off the fan-in", async () => {
+  it("swaps in other runs' queued TIs of the same DAG; ends at the same moment each take a different one", async () => {
+    const runs = [];
+    for (let i = 0; i < 6; i++) runs.push(await createRun(db.store.db, { dagId: "many", runId: `many_${++runSeq}`, runType: "manual", logicalDate: null }));
+    const first = await claimTasks(db.store.db, { ...claim, limit: 3 });
+    expect(first).toHaveLength(3);
+    const results = await Promise.all(first.map((t) => finish(t)));
+    const swapped = results.flatMap((r) => r.claimed);
+    // The other three runs' TIs, one each: a swap passes over a TI another end has locked.
+    expect(swapped).toHaveLength(3);
+    expect(new Set([...first, ...swapped].map((t) => t.runPk))).toEqual(new Set(runs.map((r) => r.id)));
+    for (const t of swapped) expect(t.dagId).toBe("many");
+    for (const t of swapped) await finish(t);
+    const left = await db.store.db.selectFrom("dag_runs").select("state").where("id", "in", runs.map((r) => r.id)).execute();
+    expect(left.map((r) => r.state)).toEqual(Array(6).fill("success"));
+  });
+
+  it("a fan-in's upstreams swap in their queued siblings too (their one statement), and the last one hands off the fan-in", async () => {
     const run = await createRun(db.store.db, { dagId: "fanin", runId: `fanin_${++runSeq}`, runType: "manual", logicalDate: null });
     const [root] = await claimTasks(db.store.db, claim);
     let r = await finish(root!);
@@ -143,7 +164,7 @@ describe.each(backends())("a leaf's end on %s", (backend) => {
       task = r.claimed[0];
       if (task?.taskId.startsWith("m")) swaps++;
     }
-    // m0 came by hand-off; each mid's end (the general path: `end` has several upstreams) swapped
+    // m0 came by hand-off; each mid's end (`end` has several upstreams: finishTask's fan-in statement) swapped
     // in the next; the last mid's end made `end` ready and handed it off; `end` ended the run.
     expect(order.slice(0, -1).sort()).toEqual(Array.from({ length: LEAVES }, (_, i) => "m" + i));
     expect(order.at(-1)).toBe("end");

@@ -1,6 +1,7 @@
 // The hand-off (DESIGN §3): finishTask settles the downstream TIs in its own transaction and gives
 // a ready one straight back to the finishing worker. A worker's finish takes a one-statement path
-// when the plan is known in advance (success; every downstream task has it as its only upstream);
+// when the plan is known in advance (success; every downstream task has it as its only upstream,
+// or is an all_success fan-in whose other upstreams the statement reads after locking it);
 // everything else takes the general path. Both must leave exactly the same states.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Kysely } from "kysely";
@@ -43,6 +44,10 @@ export default dag({ id: "shapes" }, (d) => {
   const i = d.task("i", () => 1, { triggerRule: "none_failed" });
   a.before(g, i);
   g.before(h);
+  // all_success fan-ins (the one-statement path while their other upstreams are unfinished or
+  // succeeded): j of i and t2, both succeed; k of t1 and s2, s2 fails: upstream_failed
+  d.task("j", () => 1).after(i, t2);
+  d.task("k", () => 1).after(t1, s2);
 });`,
   "chain.ts": `
 import { dag } from "updraft";
@@ -118,7 +123,7 @@ describe.each(backends())("hand-off on %s", (backend) => {
     expect(Object.fromEntries(a.tis.map((t) => [t.task_id, t.state]))).toEqual({
       r: "success", s1: "success", s2: "failed", s3: "skipped", t1: "success", t2: "success",
       u: "upstream_failed", v: "upstream_failed", f: "success", w: "skipped", x: "skipped", y: "success",
-      a: "success", g: "skipped", h: "skipped", i: "success",
+      a: "success", g: "skipped", h: "skipped", i: "success", j: "success", k: "upstream_failed",
     });
     // Leaves v (upstream_failed) and h (skipped)… decide the run: failed, with nothing left unfinished.
     expect(a.run).toEqual({ state: "failed", unfinished_tis: 0 });

@@ -3,8 +3,9 @@
 // run's row locked only for the statement's own execution and commit. It writes what finishTask
 // writes (the TI, its try, XComs, last log lines), counts the run down, and, when it counted the
 // run's last TI, ends the run too (state from its leaves, end_date, NOTIFY). And it may take the
-// next queued TI of the same run into the slot it frees (a swap, see SWAP below): a fan-out then
-// costs one round trip per TI, with no claim and no NOTIFY storm between its leaves.
+// next queued TI of the same DAG into the slot it frees (a swap, see swapCtes below): a fan-out,
+// or many runs of a DAG, then cost one round trip per TI, with no claim and no NOTIFY storm
+// between them.
 //
 // Why ending the run in the same statement is safe: the leaves' states are read with the
 // statement's snapshot, taken before it waited for the run's row lock. Every TI that finishes
@@ -50,33 +51,29 @@ export interface LeafResult {
 }
 
 /**
- * The swap: a queued TI of the same run takes the slot this TI leaves when that raises no
- * occupancy (same run so same DAG, same pool with no more slots, no per-task limit — the rule of
- * the hand-off, migrations/0006_pools.sql) and when it is what a claim would take first anyway:
- * the head of the worker's queues (highest priority_weight, then oldest) — so a busy run never
- * jumps ahead of older or more urgent TIs of other runs. SKIP LOCKED: a TI a claim is taking is
- * left to it. Both lookups are equality-driven so that each is one ordered index probe: the head
- * per queue (task_instances_queued: queue, then priority order), the pick by run, priority and
- * queued time (task_instances_queued_by_run, 0013). Written with `queue = any(…)` and joins, the
- * cached plan read and sorted every queued TI on each end (auto_explain: 2,919 rows, 9 ms, early
- * in a 3,000-task fan-out), so a fan-out's cost grew with its size.
+ * The swap: the TI a claim by this worker would take first — the first queued TI of its queues
+ * in claim order (highest priority_weight, then oldest) that no other transaction has locked —
+ * takes the slot this TI leaves, when that raises no occupancy: same DAG (so the same DAG's
+ * count), same pool with no more slots, no per-task limit — the rule of the hand-off
+ * (migrations/0006_pools.sql). So a swap never jumps ahead of an older or more urgent TI, and
+ * when that TI is another DAG's (or needs more of the pool), nothing is swapped: the worker's
+ * claim takes it under the limits. SKIP LOCKED: a TI that a claim or another end is taking is
+ * passed over, as a claim would — several slots freed at once each take the next one (taking
+ * only the head itself, concurrent ends of a run left all but one slot to a claim each). The TI
+ * looked at is locked until commit even when it does not fit; a claim passes it over meanwhile.
+ * One ordered index probe per queue (task_instances_queued: queue, then priority order), whatever
+ * the number of queued TIs. `gate` is a one-time filter: false, nothing is read or locked.
  */
-export const swapCtes = (claim: ClaimInput, freed: FreedSlot = LEAF_SLOT) => sql`, head as (
-      select x.priority_weight, x.queued_when from unnest(${claim.queues}::text[]) as q(name) cross join lateral (
-        select h.priority_weight, h.queued_when from task_instances h
-         where h.state = 'queued' and h.queue = q.name
-         order by h.priority_weight desc, h.queued_when limit 1) x
-       order by x.priority_weight desc, x.queued_when limit 1
-    ), pick as (
-      select p.id from ${freed.from} head cross join lateral (
-        select c.id from task_instances c
-         where c.run_pk = ${freed.runPk} and c.state = 'queued'
-           and c.priority_weight = head.priority_weight and c.queued_when = head.queued_when
-           and c.queue = any(${claim.queues}::text[])
-           and c.pool = ${freed.pool} and c.pool_slots <= ${freed.poolSlots} and c.max_active_tis_per_dag is null
-         order by c.id
-         limit 1
-           for update of c skip locked) p
+export const swapCtes = (claim: ClaimInput, freed: FreedSlot = LEAF_SLOT) => sql`, pick as (
+      select x.id from (
+        select n.id, n.dag_id, n.pool, n.pool_slots, n.max_active_tis_per_dag, n.priority_weight, n.queued_when
+          from unnest(${claim.queues}::text[]) as q(name) cross join lateral (
+            select h.id, h.dag_id, h.pool, h.pool_slots, h.max_active_tis_per_dag, h.priority_weight, h.queued_when from task_instances h
+             where h.state = 'queued' and h.queue = q.name and ${freed.gate}
+             order by h.priority_weight desc, h.queued_when limit 1
+               for update of h skip locked) n
+         order by n.priority_weight desc, n.queued_when limit 1) x
+       where x.dag_id = ${freed.dagId} and x.pool = ${freed.pool} and x.pool_slots <= ${freed.poolSlots} and x.max_active_tis_per_dag is null
     ), claimed as (
       update task_instances ti
          set state = 'running', try_number = ti.try_number + 1, worker_id = ${claim.workerId}, hostname = ${claim.hostname},
@@ -87,16 +84,17 @@ export const swapCtes = (claim: ClaimInput, freed: FreedSlot = LEAF_SLOT) => sql
     )`;
 
 /**
- * Where the freed slot comes from, as SQL: the run, and the pool and slots the finished TI held.
- * In a leaf's statement, its CTEs `ok` (the run) and `t` (the finished TI).
+ * The slot a finished TI leaves, as SQL: whether to swap at all (`gate`, a condition that does
+ * not read the queued TIs), the DAG, and the pool and slots the finished TI held. In a leaf's
+ * statement, from its CTEs `ok` (a finished TI that is not up for retry) and `t` (the TI).
  */
 export interface FreedSlot {
-  from: RawBuilder<unknown>;
-  runPk: RawBuilder<unknown>;
+  gate: RawBuilder<unknown>;
+  dagId: RawBuilder<unknown>;
   pool: RawBuilder<unknown>;
   poolSlots: RawBuilder<unknown>;
 }
-const LEAF_SLOT: FreedSlot = { from: sql`ok, t,`, runPk: sql`ok.run_pk`, pool: sql`t.pool`, poolSlots: sql`t.pool_slots` };
+const LEAF_SLOT: FreedSlot = { gate: sql`exists (select 1 from ok)`, dagId: sql`(select dag_id from t)`, pool: sql`(select pool from t)`, poolSlots: sql`(select pool_slots from t)` };
 
 /**
  * The swap on its own, for a TI whose end made no downstream TI ready (the general path of
@@ -116,7 +114,7 @@ export async function swapOrFreeSlot(
     await sql`select ${freedSql}`.execute(tx);
     return [];
   }
-  const freed: FreedSlot = { from: sql``, runPk: sql`${ti.runPk}::bigint`, pool: sql`${ti.pool}::text`, poolSlots: sql`${ti.poolSlots}::int` };
+  const freed: FreedSlot = { gate: sql`true`, dagId: sql`${ti.dagId}::text`, pool: sql`${ti.pool}::text`, poolSlots: sql`${ti.poolSlots}::int` };
   const rows = (
     await sql<Partial<ClaimedTask> & { freed: number | null }>`${PREPARED}
     with nothing as (select 1)${swapCtes(claim, freed)}

@@ -5,13 +5,16 @@
 // handed straight back to the same worker (the zero-round-trip hand-off of DESIGN §3).
 //
 // This is the hand-off path (upstream end → downstream start), so round trips count. The common
-// case — a task succeeded and each of its downstream tasks has it as its only upstream (a chain, a
-// fan-out) — is decided before the transaction starts: the trigger rules see one upstream, in
-// `success`. Then one statement finishes the TI, locks the downstream TIs, claims or queues them
-// and counts the run, in one statement that commits on its own. A task without downstream tasks (a
-// leaf) takes finishLeaf.ts's one statement whatever its outcome. Anything else (a failure, a
-// fan-in, a rule that skips) takes the general path: settleDownstream, which reads the upstream states after
-// locking. Lock order is the same on both paths: the TI, its downstream TIs by id, the run.
+// cases are decided before the statement starts (fastPlanOnSuccess): a task succeeded and each of
+// its downstream tasks either has it as its only upstream (a chain, a fan-out: the trigger rules
+// see one upstream, in `success`) or is an all_success fan-in of unmapped tasks (its other
+// upstreams' states are read in the statement, after its TI is locked: migrations/0016). Then one
+// statement finishes the TI, locks the downstream TIs, claims or queues the ready ones, swaps a
+// queued TI of the run into the slot when none was ready, and counts the run — and commits on its
+// own. A task without downstream tasks (a leaf) takes finishLeaf.ts's one statement whatever its
+// outcome. Anything else (a failure, a fan-in with a failed or skipped upstream, a rule that
+// skips) takes the general path: settleDownstream, which reads the upstream states after locking.
+// Lock order is the same on all paths: the TI, its downstream TIs by id, the run.
 import { sql, type Kysely, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { notify, PREPARED } from "../db.js";
@@ -21,7 +24,7 @@ import { getVersion } from "../versions.js";
 import { CLAIMED_COLUMNS, claimedOf, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { HAND_OFF_SET, settleDownstream, type Candidate } from "./settleDownstream.js";
 import { notifySlotFreed, notifySlotFreedSql } from "./slotFreed.js";
-import { finishLeaf, swapOrFreeSlot } from "./finishLeaf.js";
+import { finishLeaf, swapCtes, swapOrFreeSlot, type FreedSlot } from "./finishLeaf.js";
 import { endCountedRun } from "../runs/endCountedRuns.js";
 import type { TiState } from "../../semantics/states.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
@@ -71,35 +74,69 @@ export interface FinishResult {
 }
 
 /**
- * The downstream tasks of `taskId` when its success settles them without reading anything: each
- * has `taskId` as its only upstream, and its trigger rule, seeing one upstream in `success`, says
- * "ready" — exactly what settleDownstream would decide. Null when the general path is needed.
+ * How a success of `taskId` settles its downstream tasks in one statement, or null when the
+ * general path is needed. `downstream`: every downstream task. Each either has `taskId` as its
+ * only upstream, and its trigger rule, seeing one upstream in `success`, says "ready" — exactly
+ * what settleDownstream would decide, without reading anything; or it is a fan-in (`fanIn`: its
+ * other upstreams) with the all_success rule over unmapped upstreams, whose other upstreams'
+ * states the statement reads after locking its TI (updraft_fan_in_verdict, migrations/0016): ready
+ * when all succeeded, waiting while any is unfinished, and anything else — an upstream failed or
+ * skipped — rolls the statement back for the general path.
  * Any readiness condition settleDownstream gains (depends_on_past, pools, concurrency limits)
  * must send its tasks to the general path here; test/integration/handoff.test.ts compares both.
  */
-export function readyOnSuccess(version: LoadedVersion, taskId: string): string[] | null {
-  const downstream = version.tasks.get(taskId)?.downstream;
-  if (!downstream?.length) return null;
-  // depends_on_past needs the general path: it may release the next run's TI, or hold a downstream.
-  if (version.tasks.get(taskId)!.dependsOnPast || downstream.some((id) => version.tasks.get(id)?.dependsOnPast)) return null;
-  const oneSuccess = countUpstreams(["success"]);
-  for (const id of downstream) {
-    const task = version.tasks.get(id);
-    // A mapped downstream expands (expandMappedTasks) instead of being queued, and a mapped TI is
-    // not its task's only TI: both take the general path.
-    if (!task || task.upstream.length !== 1 || task.upstream[0] !== taskId || task.dependsOnPast || task.mapSource || version.tasks.get(taskId)!.mapSource) return null;
-    if (evaluateTriggerRule(task.triggerRule, oneSuccess) !== "ready") return null;
-  }
-  return downstream;
+export interface FastPlan {
+  downstream: string[];
+  fanIn: Record<string, string[]>;
 }
 
+export function fastPlanOnSuccess(version: LoadedVersion, taskId: string): FastPlan | null {
+  const own = version.tasks.get(taskId);
+  const downstream = own?.downstream;
+  if (!own || !downstream?.length) return null;
+  // depends_on_past needs the general path: it may release the next run's TI, or hold a downstream.
+  // A mapped TI is not its task's only TI: the general path.
+  if (own.dependsOnPast || own.mapSource) return null;
+  const oneSuccess = countUpstreams(["success"]);
+  const fanIn: Record<string, string[]> = {};
+  for (const id of downstream) {
+    const task = version.tasks.get(id);
+    // A mapped downstream expands (expandMappedTasks) instead of being queued: the general path.
+    if (!task || task.dependsOnPast || task.mapSource || !task.upstream.includes(taskId)) return null;
+    if (task.upstream.length === 1) {
+      if (evaluateTriggerRule(task.triggerRule, oneSuccess) !== "ready") return null;
+      continue;
+    }
+    if (task.triggerRule !== "all_success") return null;
+    const others = task.upstream.filter((u) => u !== taskId);
+    // A mapped upstream has one TI per item, not the one the verdict reads.
+    if (others.some((u) => !version.tasks.get(u) || version.tasks.get(u)!.mapSource)) return null;
+    fanIn[id] = others;
+  }
+  return { downstream, fanIn };
+}
+
+/** updraft_fan_in_verdict's SQLSTATE: a fan-in upstream did not succeed; the statement wrote nothing. */
+const FAN_IN_NEEDS_SETTLING = "UD001";
+
 /**
- * The hand-off takes a downstream TI (`c`) into the slot the finished TI (`t`) leaves only when
+ * The hand-off takes a ready downstream TI (`v`) into the slot the finished TI (`t`) leaves only when
  * that raises no occupancy, so it needs no lock (see migrations/0006_pools.sql): same run (so the
  * same DAG's count), same pool with no more slots, no per-task limit. Anything else is queued and
  * claimed under the limits.
  */
-const FITS_FREED_SLOT = sql`c.pool = t.pool and c.pool_slots <= t.pool_slots and c.max_active_tis_per_dag is null`;
+const FITS_FREED_SLOT = sql`v.pool = t.pool and v.pool_slots <= t.pool_slots and v.max_active_tis_per_dag is null`;
+
+/**
+ * The slot a fan-in's upstream leaves, for the swap (finishLeaf.ts), taken only when no
+ * downstream TI was handed off (`mine` is empty).
+ */
+const FAN_IN_SLOT: FreedSlot = {
+  gate: sql`exists (select 1 from ok) and not exists (select 1 from mine)`,
+  dagId: sql`(select dag_id from t)`,
+  pool: sql`(select pool from t)`,
+  poolSlots: sql`(select pool_slots from t)`,
+};
 
 export async function finishTask(db: Kysely<Database>, input: FinishInput): Promise<FinishResult> {
   // The worker knows its TI's task and version (cached by id: no query).
@@ -109,7 +146,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
   const own = hinted?.tasks.get(input.known!.taskId);
   const leaf = own !== undefined && own.downstream.length === 0 && !own.dependsOnPast;
   const skips = input.outcome === "success" && input.skipDownstream?.length ? input.skipDownstream : null;
-  const fastDownstream = skips || leaf ? null : hinted && input.outcome === "success" ? readyOnSuccess(hinted, input.known!.taskId) : null;
+  const fastPlan = skips || leaf ? null : hinted && input.outcome === "success" ? fastPlanOnSuccess(hinted, input.known!.taskId) : null;
   const target = input.outcome === "failed_no_retry" ? "failed" : input.outcome;
   const xcom = input.xcom && Object.keys(input.xcom).length ? JSON.stringify(input.xcom) : null;
   const logs = input.logs?.length ? JSON.stringify(input.logs.map((l) => ({ ts: new Date(l.ts).toISOString(), stream: l.stream, level: l.level ?? "info", line: l.line }))) : null;
@@ -164,8 +201,12 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     // as a scan (an array is costed as 10 probes), and an `in (select …)` semi-join was a
     // sequential scan on PGlite, which keeps no statistics. `notified` is selected so that the
     // NOTIFYs for queued TIs run (delivered at commit, like the general path's).
-  const fastStatement = async (executor: Kysely<Database>, finish: ReturnType<typeof finishCte>, fastDownstream: string[]): Promise<FastRow[]> => {
+  const fastStatement = async (executor: Kysely<Database>, finish: ReturnType<typeof finishCte>, plan: FastPlan): Promise<FastRow[]> => {
     const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
+    const fanIn = Object.keys(plan.fanIn).length ? JSON.stringify(plan.fanIn) : null;
+    // A fan-in's upstream usually makes nothing ready: then the DAG's next queued TI may take the
+    // slot it leaves, as on the general path (finishLeaf.ts's swap), unless a downstream TI did.
+    const swap = claim && fanIn ? claim : null;
     return (
       await sql<FastRow>`${PREPARED}
     with ${finish}, ok as (
@@ -173,43 +214,61 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
        where t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
          and t.map_index = -1 and t.state = 'success'
     ), c as (
-      select d.id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d, ok
-       where d.run_pk = ok.run_pk and d.task_id = any(${fastDownstream}::text[]) and d.map_index = -1
+      select d.id, d.task_id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d, ok
+       where d.run_pk = ok.run_pk and d.task_id = any(${plan.downstream}::text[]) and d.map_index = -1
        order by d.id
          for update of d
+    ), v as (
+      -- Ready: waiting, and either this TI is its only upstream or (a fan-in) every other upstream
+      -- succeeded — read by updraft_fan_in_verdict for the row once it is locked (migrations/0016).
+      select c.*, ${
+        fanIn
+          ? sql`case when c.state is not null then false
+                     when (${fanIn}::jsonb -> c.task_id) is null then true
+                     else updraft_fan_in_verdict(ok.run_pk, array(select jsonb_array_elements_text(${fanIn}::jsonb -> c.task_id))) = 'ready' end`
+          : sql`c.state is null`
+      } as ready
+        from c, ok
     ), mine as (
-      select c.id from c, t where c.state is null${claim ? sql` and c.queue = any(${claim.queues}::text[]) and ${FITS_FREED_SLOT}` : sql` and false`} order by c.id limit ${Math.min(claim?.limit ?? 0, 1)}
-    ), claimed as (
+      select v.id from v, t where v.ready${claim ? sql` and v.queue = any(${claim.queues}::text[]) and ${FITS_FREED_SLOT}` : sql` and false`} order by v.id limit ${Math.min(claim?.limit ?? 0, 1)}
+    ), handed as (
       update task_instances ti set ${HAND_OFF_SET(claim ?? { workerId: "", hostname: "" })}
         from dag_runs r
        where ti.id = (select id from mine) and r.id = ti.run_pk and ti.state is null
       returning ${CLAIMED_COLUMNS}
     ), queued as (
       update task_instances q set state = 'queued', queued_when = now(), updated_at = now()
-        from c
-       where q.id = c.id and c.state is null and c.id is distinct from (select id from mine) and q.state is null
-         and exists (select 1 from c where c.state is null and c.id is distinct from (select id from mine))
+        from v
+       where q.id = v.id and v.ready and v.id is distinct from (select id from mine) and q.state is null
+         and exists (select 1 from v where v.ready and v.id is distinct from (select id from mine))
       returning q.queue
-    ), run as (
+    )${swap ? swapCtes(swap, FAN_IN_SLOT) : sql``}, run as (
       update dag_runs set unfinished_tis = unfinished_tis - 1, updated_at = now()
-       where (select count(*) from claimed) + (select count(*) from queued) >= 0 and id = (select run_pk from ok)
+       where (select count(*) from handed) + (select count(*) from queued)${swap ? sql` + (select count(*) from claimed)` : sql``} >= 0 and id = (select run_pk from ok)
       returning unfinished_tis, dag_id, state
     )
     select t.id, t.run_pk, t.task_id, t.map_index, t.state, t.dag_version_id, t.pool, t.pool_slots, t.dag_id, exists (select 1 from ok) as fast,
            (select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select distinct queue from queued) q) as notified,
-           case when exists (select 1 from ok) and not exists (select 1 from claimed) then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed,
+           case when exists (select 1 from ok) and not exists (select 1 from handed)${swap ? sql` and not exists (select 1 from claimed)` : sql``} then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed,
            r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState", cl.*
-      from t left join run r on true left join claimed cl on true`.execute(executor)
+      from t left join run r on true left join ${swap ? sql`(select * from handed union all select * from claimed)` : sql`handed`} cl on true`.execute(executor)
     ).rows;
   };
 
-  if (fastDownstream?.length) {
-    // A hand-off (a success with downstream tasks) cannot end the run — its downstream TIs are
-    // still to run — so its one statement commits on its own: no BEGIN and COMMIT round trips.
-    // Its TI update also checks the hint, so that on any mismatch it writes nothing at all.
-    const rows = await fastStatement(db, finishCte(true), fastDownstream);
-    const ti = rows[0];
-    if (ti?.fast) {
+  if (fastPlan) {
+    // A success with downstream tasks cannot end the run — its downstream TIs are still to run —
+    // so its one statement commits on its own: no BEGIN and COMMIT round trips. Its TI update
+    // also checks the hint, so that on any mismatch it writes nothing at all.
+    let rows: FastRow[] | null = null;
+    try {
+      rows = await fastStatement(db, finishCte(true), fastPlan);
+    } catch (err) {
+      // A fan-in's other upstream failed or was skipped: nothing was written; the general path
+      // settles the fan-in (skipped, upstream_failed) and what follows from it.
+      if ((err as { code?: string }).code !== FAN_IN_NEEDS_SETTLING) throw err;
+    }
+    const ti = rows?.[0];
+    if (rows && ti?.fast) {
       if (ti.runDagId === null) throw new Error(`DAG run ${ti.run_pk} not found while counting its finished TIs`);
       const run: RunCount = { unfinished_tis: ti.runUnfinishedTis!, dag_id: ti.runDagId, state: ti.runState! };
       // Unless those downstream TIs had already been finished by hand (marked): then the run's end
@@ -223,12 +282,12 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     // Written but not settled: cannot happen (the update checks what `ok` checks), but if it does,
     // the row is settled as the general path would.
     if (ti) return afterCommit(db, await db.transaction().execute((tx) => settle(tx, ti, input, hinted)));
-    // Nothing was written (a lost lease, or a row unlike the hint): the general path decides.
+    // Nothing was written (a lost lease, a row unlike the hint, a fan-in to settle): the general path decides.
   }
 
   if (leaf && !skips) {
     // A leaf: one statement that commits on its own, ends the run when it counted its last TI,
-    // and may swap the run's next queued TI into the freed slot (finishLeaf.ts). Its update
+    // and may swap the next queued TI of the DAG into the freed slot (finishLeaf.ts). Its update
     // checks the hint as well (task and version; any map index), so on a mismatch it writes nothing.
     const done = await finishLeaf(db, {
       finish: finishCte("leaf"),
@@ -305,7 +364,7 @@ async function settle(
     countFinished: 1 + skipped.length,
     freedSlot: { pool: ti.pool, poolSlots: ti.pool_slots },
   });
-  // No downstream took the slot this TI left: the run's next queued TI may (the swap of
+  // No downstream took the slot this TI left: the DAG's next queued TI may (the swap of
   // finishLeaf.ts), else a worker is woken for what the limits held back.
   if (!settled.claimed.length) {
     const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
