@@ -1,0 +1,43 @@
+// Natural batching of a worker's reports, per key (a run): the first report of a key goes out at
+// once, alone; reports of that key that arrive while it is in flight wait for it, and then go out
+// together in one call. Nothing waits on a timer: an idle worker reports every end as soon as it
+// happens (the hand-off latency stays what it was), and a busy one — every slot on one fan-out —
+// sends its ends in batches as large as the ends that piled up meanwhile, one statement for each
+// instead of one per end queued behind the same row lock (engine/store/tasks/finishLeaves.ts).
+export class KeyedBatcher<I, R> {
+  private readonly waiting = new Map<number, { item: I; resolve: (r: R) => void; reject: (err: unknown) => void }[]>();
+  private readonly inFlight = new Set<number>();
+
+  /** `send` reports items of one key, and returns one result per item, in order. */
+  constructor(private readonly send: (key: number, items: I[]) => Promise<R[]>) {}
+
+  submit(key: number, item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const list = this.waiting.get(key);
+      if (list) list.push({ item, resolve, reject });
+      else this.waiting.set(key, [{ item, resolve, reject }]);
+      if (!this.inFlight.has(key)) this.flush(key);
+    });
+  }
+
+  private flush(key: number): void {
+    const batch = this.waiting.get(key);
+    if (!batch?.length) return;
+    this.waiting.delete(key);
+    this.inFlight.add(key);
+    this.send(
+      key,
+      batch.map((b) => b.item),
+    ).then(
+      (results) => {
+        batch.forEach((b, i) => b.resolve(results[i]!));
+      },
+      (err: unknown) => {
+        for (const b of batch) b.reject(err);
+      },
+    ).finally(() => {
+      this.inFlight.delete(key);
+      this.flush(key);
+    });
+  }
+}
