@@ -89,6 +89,13 @@ export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Pr
     with i as (
       select * from jsonb_to_recordset(${items}::jsonb)
         as i(id uuid, try integer, task_id text, version_id uuid, outcome text, target text, delay float8, error text, xcom jsonb, logs jsonb)
+    ), lk as (
+      -- The TIs locked in id order before they are written, as heartbeatTasks locks them: in the
+      -- join's order, a batch and a heartbeat of the same worker deadlocked.
+      select ti.id from task_instances ti
+       where ti.id in (select id from i) and ti.run_pk = ${input.runPk} and ti.state = 'running' and ti.worker_id = ${input.workerId}
+       order by ti.id
+         for update of ti
     ), t as (
       update task_instances ti
          set state = case when i.target = 'failed' and i.outcome = 'failed' and ti.try_number <= ti.max_tries
@@ -96,8 +103,8 @@ export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Pr
              next_retry_at = case when i.outcome = 'failed' and ti.try_number <= ti.max_tries
                                   then now() + make_interval(secs => i.delay) end,
              end_date = now(), duration = extract(epoch from now() - ti.start_date), heartbeat_at = null, updated_at = now()
-        from i
-       where ti.id = i.id and ti.state = 'running' and ti.try_number = i.try and ti.worker_id = ${input.workerId}
+        from i, lk
+       where lk.id = i.id and ti.id = i.id and ti.state = 'running' and ti.try_number = i.try and ti.worker_id = ${input.workerId}
          and ti.task_id = i.task_id and ti.dag_version_id = i.version_id and ti.run_pk = ${input.runPk}
       returning ti.id, ti.run_pk, ti.task_id, ti.map_index, ti.state, ti.try_number, ti.worker_id, ti.hostname, ti.start_date,
                 ti.end_date, ti.duration, ti.pool, ti.pool_slots, ti.dag_id, i.error, i.xcom, i.logs
