@@ -14,6 +14,7 @@ import { queueDueRetries } from "../engine/store/tasks/queueDueRetries.js";
 import { queueDueReschedules } from "../engine/store/tasks/queueDueReschedules.js";
 import { reapLostTasks } from "../engine/store/tasks/reapLostTasks.js";
 import { endCountedRuns } from "../engine/store/runs/endCountedRuns.js";
+import { refreshStatistics } from "../engine/store/maintenance/refreshStatistics.js";
 import { DagProcessor } from "./dagProcessor.js";
 
 export interface SchedulerOptions {
@@ -44,6 +45,7 @@ export class Scheduler {
   private retryLoop: Promise<void> = Promise.resolve();
   private reaping: Promise<void> = Promise.resolve();
   private beating: Promise<void> = Promise.resolve();
+  private analyzing: Promise<void> = Promise.resolve();
   private createAgain = false;
   /** When a database call last failed: workers could not heartbeat then either (see reap). */
   private lastDbErrorAt = 0;
@@ -70,6 +72,9 @@ export class Scheduler {
     await this.processor.start();
     this.intervals.push(setInterval(() => (this.reaping = this.reap()), Math.max(1_000, Math.floor(this.options.heartbeatTimeoutMs / 3))));
     this.intervals.push(setInterval(() => (this.beating = this.heartbeat()), 5_000));
+    this.intervals.push(setInterval(() => {
+      if (!this.refreshing) this.analyzing = this.statistics();
+    }, 5_000));
     this.wakeRuns();
     this.wakeRetries();
     this.options.logger.info({ schedulerId: this.schedulerId, dagsFolder: this.options.dagsFolder }, "scheduler started");
@@ -148,6 +153,22 @@ export class Scheduler {
     }
   }
 
+  private refreshing = false;
+
+  /** Keeps the planner's statistics in step with the tables' growth (refreshStatistics.ts). */
+  private async statistics(): Promise<void> {
+    if (this.stopped) return;
+    this.refreshing = true;
+    try {
+      const analyzed = await refreshStatistics(this.store.db);
+      if (analyzed.length) this.options.logger.debug({ analyzed }, "refreshed planner statistics");
+    } catch (err) {
+      this.options.logger.warn({ err }, "refreshing planner statistics failed; retrying");
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
   private async heartbeat(): Promise<void> {
     await this.store.db
       .insertInto("scheduler_heartbeats")
@@ -169,7 +190,7 @@ export class Scheduler {
     // and closing PGlite under a statement in flight wedges it for good (a synchronous spin that
     // blocks the event loop: electric-sql/pglite#1084) — seen when a run's end NOTIFY woke the
     // run loop just before a test stopped the scheduler and closed its database.
-    await Promise.allSettled([this.runLoop, this.retryLoop, this.reaping, this.beating]);
+    await Promise.allSettled([this.runLoop, this.retryLoop, this.reaping, this.beating, this.analyzing]);
     await this.processor.close();
     await this.store.db.deleteFrom("scheduler_heartbeats").where("scheduler_id", "=", this.schedulerId).execute().catch(() => {});
   }

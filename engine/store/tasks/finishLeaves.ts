@@ -1,5 +1,5 @@
 // Several leaf ends of one run in ONE statement: what the worker reports when TIs of a run end
-// while it is still reporting another end of that run (worker/leafBatcher.ts) — a fan-out's
+// while it is still reporting another end of that run (worker/endReporter.ts) — a fan-out's
 // leaves, once its slots all run them. Each end alone (finishLeaf.ts) is a statement and a commit,
 // and the ends of one run queue for the run's row, which each counts down (measured in the worker,
 // PostgreSQL, four slots on a 3,000-task fan-out: 4–5 ms per end). Together: one statement, one
@@ -14,11 +14,11 @@
 // transaction of its own (endCountedRun), which reads the leaves under the run's lock — a batch is
 // only ever formed under load, where that second round trip per run end is cheap.
 //
-// Prepared, so its plan is made once per connection; each lookup is bounded whatever the run's
-// size (auto_explain, PostgreSQL, 1,500-task fan-out): the TIs through the running-TI index ANDed
-// with the run's (a run has no more TIs running than there are slots), the swapped-in TIs and
-// their runs by primary key from the pick (written `ti.id in (select … from pick)`, the plan
-// read every TI of the run), the pick itself one ordered probe per queue as in finishLeaf.
+// Prepared: planning it for each batch cost more than batching saved (3,000-task fan-out, one
+// worker process, alternating: 517 and 525 TIs/s unprepared, 756 and 762 prepared). Its joins by
+// id are index probes once the planner knows task_instances' size; a plan made while the table
+// was small scanned it (auto_explain, a run of 10,000 tasks: 12,600 rows per batch) until the
+// scheduler's refreshStatistics (engine/store/maintenance) re-analyzes a table that doubled.
 import { sql, type Kysely } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { PREPARED } from "../db.js";
@@ -68,10 +68,10 @@ type Row = {
   runState: "queued" | "running" | "success" | "failed" | null;
 } & Partial<ClaimedTask>;
 
-export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Promise<LeavesResult> {
-  const { claim } = input;
-  const items = JSON.stringify(
-    input.ends.map((e) => ({
+/** The ends as the batch statements' input (`i`): one JSON array, one parameter. */
+export function endsJson(ends: LeafEnd[]): string {
+  return JSON.stringify(
+    ends.map((e) => ({
       id: e.tiId,
       try: e.tryNumber,
       task_id: e.taskId,
@@ -84,16 +84,22 @@ export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Pr
       logs: e.logs?.length ? e.logs.map((l) => ({ ts: new Date(l.ts).toISOString(), stream: l.stream, level: l.level ?? "info", line: l.line })) : null,
     })),
   );
-  const rows = (
-    await sql<Row>`${PREPARED}
-    with i as (
+}
+
+/**
+ * The CTEs that write a batch of ends of one run (`t`: the written TIs), for finishLeaves and
+ * finishSuccesses: the fenced update with the hint (`unmapped`: map_index −1 too), the tries, the
+ * XComs, the log lines.
+ */
+export function endsCtes(items: string, runPk: number, workerId: string, unmapped: boolean) {
+  return sql`i as (
       select * from jsonb_to_recordset(${items}::jsonb)
         as i(id uuid, try integer, task_id text, version_id uuid, outcome text, target text, delay float8, error text, xcom jsonb, logs jsonb)
     ), lk as (
       -- The TIs locked in id order before they are written, as heartbeatTasks locks them: in the
       -- join's order, a batch and a heartbeat of the same worker deadlocked.
       select ti.id from task_instances ti
-       where ti.id in (select id from i) and ti.run_pk = ${input.runPk} and ti.state = 'running' and ti.worker_id = ${input.workerId}
+       where ti.id in (select id from i) and ti.run_pk = ${runPk} and ti.state = 'running' and ti.worker_id = ${workerId}
        order by ti.id
          for update of ti
     ), t as (
@@ -104,8 +110,8 @@ export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Pr
                                   then now() + make_interval(secs => i.delay) end,
              end_date = now(), duration = extract(epoch from now() - ti.start_date), heartbeat_at = null, updated_at = now()
         from i, lk
-       where lk.id = i.id and ti.id = i.id and ti.state = 'running' and ti.try_number = i.try and ti.worker_id = ${input.workerId}
-         and ti.task_id = i.task_id and ti.dag_version_id = i.version_id and ti.run_pk = ${input.runPk}
+       where lk.id = i.id and ti.id = i.id and ti.state = 'running' and ti.try_number = i.try and ti.worker_id = ${workerId}
+         and ti.task_id = i.task_id and ti.dag_version_id = i.version_id and ti.run_pk = ${runPk}${unmapped ? sql` and ti.map_index = -1` : sql``}
       returning ti.id, ti.run_pk, ti.task_id, ti.map_index, ti.state, ti.try_number, ti.worker_id, ti.hostname, ti.start_date,
                 ti.end_date, ti.duration, ti.pool, ti.pool_slots, ti.dag_id, i.error, i.xcom, i.logs
     ), tries as (
@@ -120,24 +126,27 @@ export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Pr
       insert into task_logs (ti_id, try_number, ts, stream, level, line)
       select t.id, t.try_number, r.ts, r.stream, r.level, r.line
         from t, jsonb_to_recordset(t.logs) as r(ts timestamptz, stream text, level text, line text) where t.logs is not null
-    ), ok as (
-      -- The ends that count the run down and free a slot for a swap (a retry frees its slot but,
-      -- as in finishLeaf, takes nothing: its NOTIFYs wake the workers). One pool and DAG: the swap's rule.
-      select count(*)::int as n, min(pool) as pool, min(pool_slots) as pool_slots, min(dag_id) as dag_id, count(distinct pool) as pools
-        from t where state <> 'up_for_retry'
-    )${
-      claim
-        ? sql`, pick as (
+    )`;
+}
+
+/**
+ * The swap for a batch (finishLeaf.ts's rule, for several freed slots): up to `slots.n` queued TIs
+ * taken in claim order, the first unlocked ones, as long as each is of the freed slots' DAG and
+ * fits their pool (`slots`: a CTE with n, pool, pool_slots, dag_id and pools — the count of
+ * distinct pools, which must be 1). At most `max` are looked at per queue.
+ */
+export function swapManyCtes(claim: Omit<ClaimInput, "limit">, max: number) {
+  return sql`, pick as (
       select x.id from (
         select n.id, bool_and(n.dag_id = o.dag_id and n.pool = o.pool and n.pool_slots <= o.pool_slots and n.max_active_tis_per_dag is null)
                  over (order by n.priority_weight desc, n.queued_when, n.id rows unbounded preceding) as fits
-          from ok o, (
+          from slots o, (
             select h.* from unnest(${claim.queues}::text[]) as q(name) cross join lateral (
               select h.id, h.dag_id, h.pool, h.pool_slots, h.max_active_tis_per_dag, h.priority_weight, h.queued_when from task_instances h
-               where h.state = 'queued' and h.queue = q.name and (select n > 0 and pools = 1 from ok)
-               order by h.priority_weight desc, h.queued_when limit ${input.ends.length}
+               where h.state = 'queued' and h.queue = q.name and (select n > 0 and pools = 1 from slots)
+               order by h.priority_weight desc, h.queued_when limit ${max}
                  for update of h skip locked) h
-             order by h.priority_weight desc, h.queued_when, h.id limit (select n from ok)) n
+             order by h.priority_weight desc, h.queued_when, h.id limit (select n from slots)) n
       ) x where x.fits
     ), claimed as (
       update task_instances ti
@@ -146,15 +155,28 @@ export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Pr
         from pick p, dag_runs r
        where ti.id = p.id and r.id = ti.run_pk and ti.state = 'queued'
       returning ${CLAIMED_COLUMNS}
-    )`
-        : sql`, claimed as (select ${CLAIMED_COLUMNS} from task_instances ti, dag_runs r where false)`
-    }, run as (
-      update dag_runs set unfinished_tis = unfinished_tis - (select n from ok), updated_at = now()
-       where id = ${input.runPk} and (select n from ok) > 0 and (select count(*) from claimed) >= 0
+    )`;
+}
+
+/** No swap: an empty `claimed`, for the statements that read it. */
+export const NO_SWAP = sql`, claimed as (select ${CLAIMED_COLUMNS} from task_instances ti, dag_runs r where false)`;
+
+export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Promise<LeavesResult> {
+  const { claim } = input;
+  const rows = (
+    await sql<Row>`${PREPARED}
+    with ${endsCtes(endsJson(input.ends), input.runPk, input.workerId, false)}, slots as (
+      -- The ends that count the run down and free a slot for a swap (a retry frees its slot but,
+      -- as in finishLeaf, takes nothing: its NOTIFYs wake the workers). One pool and DAG: the swap's rule.
+      select count(*)::int as n, min(pool) as pool, min(pool_slots) as pool_slots, min(dag_id) as dag_id, count(distinct pool) as pools
+        from t where state <> 'up_for_retry'
+    )${claim ? swapManyCtes(claim, input.ends.length) : NO_SWAP}, run as (
+      update dag_runs set unfinished_tis = unfinished_tis - (select n from slots), updated_at = now()
+       where id = ${input.runPk} and (select n from slots) > 0 and (select count(*) from claimed) >= 0
       returning unfinished_tis, state
     )
     select (select coalesce(json_agg(json_build_object('id', id, 'state', state)), '[]'::json) from t) as written,
-           (select n from ok) as counted,
+           (select n from slots) as counted,
            (select count(pg_notify(${CHANNELS.retryScheduled}, '')) from (select 1 from t where state = 'up_for_retry' limit 1) z) as notified_retry,
            case when (select count(*) from t) > (select count(*) from claimed)
                 then ${notifySlotFreedSql(sql`(select min(pool) from t)`, sql`(select min(dag_id) from t)`)} end as freed,

@@ -15,7 +15,7 @@
 // outcome. Anything else (a failure, a fan-in with a failed or skipped upstream, a rule that
 // skips) takes the general path: settleDownstream, which reads the upstream states after locking.
 // Lock order is the same on all paths: the TI, its downstream TIs by id, the run.
-import { sql, type Kysely, type Transaction } from "kysely";
+import { sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
 import { CHANNELS } from "../channels.js";
 import { notify, PREPARED } from "../db.js";
 import { countFinishedTis, startQueuedRunsAfter, type RunCount } from "../runs/countFinishedTis.js";
@@ -116,8 +116,35 @@ export function fastPlanOnSuccess(version: LoadedVersion, taskId: string): FastP
   return { downstream, fanIn };
 }
 
+/**
+ * Two CTEs, \`dk\` and \`c\`: a run's map_index −1 TIs of these tasks, locked FOR UPDATE in id order
+ * (the order every finisher locks downstream TIs in), with the columns a hand-off decides on.
+ * Written so that no plan can read more than these TIs, whatever the statistics — a prepared
+ * statement keeps the plan it made while task_instances was small (PostgreSQL without an ANALYZE
+ * yet, PGlite always): each task's TI is one LATERAL equality probe on the unique index (run_pk,
+ * task_id, map_index), kept from being flattened into a join by OFFSET 0; the ids are sorted, and
+ * each row is then locked by primary key, again through a LATERAL lookup. Measured otherwise
+ * (auto_explain, a run of 10,000 tasks): with \`task_id = any(…)\` beside the run, the plan
+ * probed by run only and filtered 9,999 index entries per end; joined to the sorted ids, a plan
+ * made for a small table hashed a sequential scan of all 12,600 TIs.
+ * \`from\`: the CTE the run comes from, \`runPk\` an expression over it, \`where\` more conditions on it.
+ */
+export function lockDownstream(from: RawBuilder<unknown>, runPk: RawBuilder<unknown>, taskIds: string[], where: RawBuilder<unknown> = sql``) {
+  return sql`dk as materialized (
+      select x.id from ${from}, unnest(${taskIds}::text[]) as dn(task_id) cross join lateral (
+        select d.id from task_instances d where d.run_pk = ${runPk} and d.task_id = dn.task_id and d.map_index = -1 offset 0) x
+       where true${where}
+       order by x.id
+    ), c as (
+      select l.* from dk cross join lateral (
+        select d.id, d.task_id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d
+         where d.id = dk.id offset 0
+           for update) l
+    )`;
+}
+
 /** updraft_fan_in_verdict's SQLSTATE: a fan-in upstream did not succeed; the statement wrote nothing. */
-const FAN_IN_NEEDS_SETTLING = "UD001";
+export const FAN_IN_NEEDS_SETTLING = "UD001";
 
 /**
  * The hand-off takes a ready downstream TI (`v`) into the slot the finished TI (`t`) leaves only when
@@ -213,12 +240,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       select run_pk from t
        where t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
          and t.map_index = -1 and t.state = 'success'
-    ), c as (
-      select d.id, d.task_id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d, ok
-       where d.run_pk = ok.run_pk and d.task_id = any(${plan.downstream}::text[]) and d.map_index = -1
-       order by d.id
-         for update of d
-    ), v as (
+    ), ${lockDownstream(sql`ok`, sql`ok.run_pk`, plan.downstream)}, v as (
       -- Ready: waiting, and either this TI is its only upstream or (a fan-in) every other upstream
       -- succeeded — read by updraft_fan_in_verdict for the row once it is locked (migrations/0016).
       select c.*, ${
@@ -236,19 +258,28 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
         from dag_runs r
        where ti.id = (select id from mine) and r.id = ti.run_pk and ti.state is null
       returning ${CLAIMED_COLUMNS}
+    ), nq as (
+      -- The ready TIs not handed off, to queue. The first by primary key from a scalar subquery
+      -- (one probe, whatever the plan thinks of the table's size): a fan-in made ready beside a
+      -- hand-off. The rest (a fan-out's root) by a join that its one-time filter skips otherwise.
+      select v.id, row_number() over (order by v.id) as k from v where v.ready and v.id is distinct from (select id from mine)
     ), queued as (
       update task_instances q set state = 'queued', queued_when = now(), updated_at = now()
-        from v
-       where q.id = v.id and v.ready and v.id is distinct from (select id from mine) and q.state is null
-         and exists (select 1 from v where v.ready and v.id is distinct from (select id from mine))
+       where q.id = (select id from nq where k = 1) and q.state is null
+      returning q.queue
+    ), queued_more as (
+      update task_instances q set state = 'queued', queued_when = now(), updated_at = now()
+        from nq
+       where q.id = nq.id and nq.k > 1 and q.state is null
+         and exists (select 1 from nq where k > 1)
       returning q.queue
     )${swap ? swapCtes(swap, FAN_IN_SLOT) : sql``}, run as (
       update dag_runs set unfinished_tis = unfinished_tis - 1, updated_at = now()
-       where (select count(*) from handed) + (select count(*) from queued)${swap ? sql` + (select count(*) from claimed)` : sql``} >= 0 and id = (select run_pk from ok)
+       where (select count(*) from handed) + (select count(*) from queued) + (select count(*) from queued_more)${swap ? sql` + (select count(*) from claimed)` : sql``} >= 0 and id = (select run_pk from ok)
       returning unfinished_tis, dag_id, state
     )
     select t.id, t.run_pk, t.task_id, t.map_index, t.state, t.dag_version_id, t.pool, t.pool_slots, t.dag_id, exists (select 1 from ok) as fast,
-           (select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select distinct queue from queued) q) as notified,
+           (select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select queue from queued union select queue from queued_more) q) as notified,
            case when exists (select 1 from ok) and not exists (select 1 from handed)${swap ? sql` and not exists (select 1 from claimed)` : sql``} then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed,
            r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState", cl.*
       from t left join run r on true left join ${swap ? sql`(select * from handed union all select * from claimed)` : sql`handed`} cl on true`.execute(executor)
@@ -312,13 +343,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       await sql<Row & { candidates?: Candidate[] }>`
       with ${finish}${
         lock
-          ? sql`, c as (
-        select d.id, d.task_id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from task_instances d, t
-         where d.run_pk = t.run_pk and d.task_id = any(${downstream}::text[]) and d.map_index = -1 and t.state <> 'up_for_retry'
-           and t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}
-         order by d.id
-           for update of d
-      )`
+          ? sql`, ${lockDownstream(sql`t`, sql`t.run_pk`, downstream, sql` and t.state <> 'up_for_retry' and t.task_id = ${input.known!.taskId} and t.dag_version_id = ${input.known!.versionId}`)}`
           : sql``
       }
       select id, run_pk, task_id, map_index, state, dag_version_id, pool, pool_slots, dag_id${lock ? sql`, (select coalesce(json_agg(c order by c.id), '[]'::json) from c) as candidates` : sql``} from t`.execute(tx)

@@ -90,17 +90,22 @@ export async function settleDownstream(
     const mapped = downstream.filter((id) => version.tasks.get(id)?.mapSource);
     // Lock the candidates first, then read their upstreams in a new statement: a concurrent finisher
     // of a sibling upstream waits on this lock and then sees our commit, so no fan-in is missed.
+    // Each task's TIs through the unique index (run_pk, task_id, map_index), one LATERAL probe per
+    // task kept from being flattened (finishTask.ts's lockDownstream explains): with \`task_id in (…)\`
+    // beside the run, the plan read every TI of the run and filtered. Locked in id order.
     const candidates: Candidate[] =
       prelocked ??
-      (await tx
-        .selectFrom("task_instances")
-        .select(["id", "task_id", "state", "queue", "pool", "pool_slots", "max_active_tis_per_dag"])
-        .where("run_pk", "=", runPk)
-        .where("task_id", "in", downstream)
-        .where((eb) => (mapped.length ? eb.or([eb("map_index", "=", -1), eb.and([eb("task_id", "in", mapped), eb("state", "is", null)])]) : eb("map_index", "=", -1)))
-        .orderBy("id")
-        .forUpdate()
-        .execute());
+      (
+        await sql<Candidate>`with dk as (
+            select x.id from unnest(${downstream}::text[]) as dn(task_id) cross join lateral (
+              select d.id from task_instances d
+               where d.run_pk = ${runPk} and d.task_id = dn.task_id
+                 and (d.map_index = -1 or (d.task_id = any(${mapped}::text[]) and d.state is null)) offset 0) x
+          )
+          select d.id, d.task_id, d.state, d.queue, d.pool, d.pool_slots, d.max_active_tis_per_dag from dk join task_instances d on d.id = dk.id
+           order by d.id
+             for update of d`.execute(tx)
+      ).rows;
     prelocked = undefined;
     const waiting = candidates.filter((c) => c.state === null);
     if (!waiting.length) break;
@@ -113,13 +118,12 @@ export async function settleDownstream(
     });
     if (unknown.length) {
       // Counted per state: a mapped upstream has one TI per item, and each finisher reads them all.
-      const upstreamRows = await tx
-        .selectFrom("task_instances")
-        .select(["task_id", "state", sql<number>`count(*)::int`.as("n")])
-        .where("run_pk", "=", runPk)
-        .where("task_id", "in", unknown)
-        .groupBy(["task_id", "state"])
-        .execute();
+      const upstreamRows = (
+        await sql<{ task_id: string; state: string | null; n: number }>`select o.task_id, u.state, count(*)::int as n
+            from unnest(${unknown}::text[]) as o(task_id) cross join lateral (
+              select x.state from task_instances x where x.run_pk = ${runPk} and x.task_id = o.task_id offset 0) u
+           group by o.task_id, u.state`.execute(tx)
+      ).rows;
       for (const r of upstreamRows) states.set(r.task_id, [...(states.get(r.task_id) ?? []), ...Array<TiState>(Number(r.n)).fill(r.state as TiState)]);
     }
 
