@@ -9,22 +9,21 @@ import type { Store } from "../engine/store/db.js";
 import { CHANNELS } from "../engine/store/channels.js";
 import { claimTasks, type ClaimedTask } from "../engine/store/tasks/claimTasks.js";
 import { releaseRestartedTask } from "../engine/store/tasks/clearTaskInstances.js";
-import { finishTask, type FinishInput, type FinishResult } from "../engine/store/tasks/finishTask.js";
-import { finishLeaves } from "../engine/store/tasks/finishLeaves.js";
+import type { FinishInput } from "../engine/store/tasks/finishTask.js";
 import { markSensorStarted, rescheduleTask } from "../engine/store/tasks/rescheduleTask.js";
 import { withDbRetry } from "../engine/store/sqlstate.js";
 import { handBackTask } from "../engine/store/tasks/handBackTask.js";
 import { findOrphanedClaims } from "../engine/store/tasks/findOrphanedClaims.js";
 import { heartbeatTasks } from "../engine/store/tasks/heartbeatTasks.js";
 import { appendLogs, type LogLine } from "../engine/store/logs/appendLogs.js";
-import { getBundle, getVersion, type LoadedVersion } from "../engine/store/versions.js";
+import { getBundle, getVersion } from "../engine/store/versions.js";
 import { pullXcom } from "../engine/store/xcom/pullXcom.js";
 import { taskInputs } from "../engine/store/xcom/taskInputs.js";
 import { ensureBundleFile } from "../engine/dagfile/bundleCache.js";
 import { retryDelayMs } from "../engine/semantics/retry.js";
 import { registerWorker, unregisterWorker } from "../engine/store/workers.js";
 import { RunnerPool } from "./runnerPool.js";
-import { KeyedBatcher } from "./leafBatcher.js";
+import { EndReporter } from "./endReporter.js";
 import { requestOf, runLostAttemptCallback, runRunCallback } from "./runCallback.js";
 import { recordTaskRecords } from "../engine/store/metrics/recordTaskRecords.js";
 import { getProductionVersion } from "../engine/store/models/readModels.js";
@@ -80,8 +79,8 @@ export class Worker {
   private idleWaiters: (() => void)[] = [];
   /** TIs given back to the queue by stop(): their attempts' reports are dropped. */
   private readonly handedBack = new Set<string>();
-  /** Leaf ends, batched per run (leafBatcher.ts). */
-  private readonly leafEnds = new KeyedBatcher<{ input: FinishInput; version: LoadedVersion }, FinishResult>((runPk, items) => this.reportLeafEnds(runPk, items));
+  /** Reports the ends (endReporter.ts: under load, the ends of one run together). */
+  private readonly ends: EndReporter;
 
   constructor(
     private readonly store: Store,
@@ -90,6 +89,7 @@ export class Worker {
     this.workerId = options.workerId ?? `${this.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.pool = new RunnerPool(options.killGraceMs);
     this.secrets = new WorkerSecrets(store.db, options.secretKey);
+    this.ends = new EndReporter(store.db, { workerId: this.workerId, hostname: this.hostname, queues: options.queues }, OUTAGE_RETRY);
   }
 
   async start(): Promise<void> {
@@ -250,12 +250,9 @@ export class Worker {
       known: { taskId: task.taskId, versionId: task.versionId },
       skipDownstream: result.outcome === "success" ? result.skipDownstream : undefined,
     };
-    // A leaf's end (a fan-out's leaves) goes through the batcher: alone when no other end of its
-    // run is being reported, else with the ends that piled up meanwhile, in one statement.
-    const leaf = def !== undefined && def.downstream.length === 0 && !def.dependsOnPast && !report.skipDownstream?.length;
     // A deadlock or a dropped connection must not strand the TI in `running` until the reaper
-    // fails it: the report is one transaction, safe to run again.
-    const finished = leaf ? await this.leafEnds.submit(task.runPk, { input: report, version }) : await withDbRetry(() => finishTask(db, report), OUTAGE_RETRY);
+    // fails it: each report is one transaction, safe to run again.
+    const finished = await this.ends.report(task.runPk, report, version, def);
     // OpenTelemetry (only when OTEL_EXPORTER_OTLP_ENDPOINT is set): a span for this try, and for
     // the run when this try ended it.
     if (finished.accepted) {
@@ -272,35 +269,6 @@ export class Worker {
       await runRunCallback({ db, pool: this.pool, cacheDir: this.options.cacheDir, workerId: this.workerId, logger: this.options.logger, task, version, state: finished.runState, mask: (l) => entry.secrets.mask(l), lookup: (kind, key) => entry.secrets.lookup(kind, key) });
     }
     return finished.claimed;
-  }
-
-  /**
-   * Reports leaf ends of one run: one alone through finishTask, several in one statement
-   * (finishLeaves). An end that statement did not write (a lost lease, a row unlike the hint) is
-   * reported again alone, where finishTask decides what became of it. The end that ended the run
-   * gets its state (its run callback runs); each written end gets at most one swapped-in TI.
-   */
-  private async reportLeafEnds(runPk: number, items: { input: FinishInput; version: LoadedVersion }[]): Promise<FinishResult[]> {
-    const db = this.store.db;
-    const alone = (input: FinishInput) => withDbRetry(() => finishTask(db, input), OUTAGE_RETRY);
-    const version = items[0]!.version;
-    if (items.length === 1 || items.some((x) => x.version.id !== version.id)) {
-      const results: FinishResult[] = [];
-      for (const x of items) results.push(await alone(x.input));
-      return results;
-    }
-    const claim = items.every((x) => x.input.claim) ? { workerId: this.workerId, hostname: this.hostname, queues: this.options.queues } : null;
-    const ends = items.map(({ input }) => ({ ...input, taskId: input.known!.taskId, versionId: input.known!.versionId }));
-    const done = await withDbRetry(() => finishLeaves(db, { runPk, workerId: this.workerId, version, ends, claim }), OUTAGE_RETRY);
-    const last = done.states.findLastIndex((s) => s !== null);
-    const swapped = [...done.claimed];
-    const results: FinishResult[] = [];
-    for (let k = 0; k < items.length; k++) {
-      const state = done.states[k];
-      if (state == null) results.push(await alone(items[k]!.input));
-      else results.push({ accepted: true, state, runState: k === last ? done.runState : "running", claimed: swapped.splice(0, k === last ? swapped.length : 1) });
-    }
-    return results;
   }
 
   private flushing = false;

@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRun } from "../../engine/store/runs/createRun.js";
 import { claimTasks, type ClaimedTask } from "../../engine/store/tasks/claimTasks.js";
-import { fastPlanOnSuccess, finishTask, type AttemptOutcome } from "../../engine/store/tasks/finishTask.js";
+import { FAN_IN_NEEDS_SETTLING, fastPlanOnSuccess, finishTask, type AttemptOutcome } from "../../engine/store/tasks/finishTask.js";
+import { finishSuccesses } from "../../engine/store/tasks/finishSuccesses.js";
+import type { LoadedVersion } from "../../engine/store/versions.js";
 import { getVersion } from "../../engine/store/versions.js";
 import { backends, createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { dagsFolderWith, startEngine, type TestEngine } from "../helpers/engine.js";
@@ -19,6 +21,12 @@ import { dag } from "updraft";
 export default dag({ id: "join", maxActiveRuns: 50 }, (d) => {
   const mids = Array.from({ length: ${MIDS} }, (_, i) => d.task("m" + i, () => i));
   d.chain(d.task("root", () => 0), mids, d.task("end", () => 1));
+});`,
+  "twin.ts": `
+import { dag } from "updraft";
+export default dag({ id: "twin" }, (d) => {
+  d.chain(d.task("a", () => 1), d.task("a2", () => 2));
+  d.chain(d.task("b", () => 1), d.task("b2", () => 2));
 });`,
   "ruled.ts": `
 import { dag } from "updraft";
@@ -120,5 +128,90 @@ describe.each(backends())("a fan-in's upstream end on %s", (backend) => {
     for (const m of mids.filter((m) => m.taskId !== "m1" && m !== skipping)) await finish(m);
     expect((await states(runPk)).end).toBe("skipped");
     expect(await runRow(runPk)).toMatchObject({ state: "success", unfinished_tis: 0 });
+  });
+
+  // Several successes of one run in one statement (finishSuccesses.ts), as a busy worker sends them.
+  const who = { workerId: "w", hostname: "h", queues: ["default"] };
+  const versionOf = (t: ClaimedTask) => getVersion(db.store.db, t.versionId);
+  const batch = (runPk: number, version: LoadedVersion, tis: ClaimedTask[], offer = true) => {
+    const downstream: Record<string, string[]> = {};
+    for (const t of tis) for (const id of fastPlanOnSuccess(version, t.taskId)!.downstream) downstream[id] = version.tasks.get(id)!.upstream;
+    return finishSuccesses(db.store.db, {
+      runPk,
+      workerId: "w",
+      version,
+      claim: offer ? who : null,
+      downstream,
+      ends: tis.map((t) => ({ tiId: t.tiId, tryNumber: t.tryNumber, taskId: t.taskId, versionId: t.versionId, outcome: "success" as const, xcom: { return_value: t.taskId } })),
+    });
+  };
+
+  it("a batch of siblings waits while others run; the batch with the last ones hands the fan-in off", async () => {
+    const { runPk, mids } = await midsRunning();
+    const version = await versionOf(mids[0]!);
+    const first = await batch(runPk, version, mids.slice(0, 3));
+    expect(first.states).toEqual(["success", "success", "success"]);
+    expect(first.claimed).toEqual([]);
+    expect((await states(runPk)).end).toBeNull();
+    expect(await runRow(runPk)).toMatchObject({ state: "running", unfinished_tis: 1 + MIDS - 3 });
+    const rest = await batch(runPk, version, mids.slice(3));
+    expect(rest.states).toEqual(Array(MIDS - 3).fill("success"));
+    expect(rest.claimed.map((t) => t.taskId)).toEqual(["end"]);
+    expect(await runRow(runPk)).toMatchObject({ state: "running", unfinished_tis: 1 });
+    const xcom = await db.store.db.selectFrom("xcom").select("task_id").where("run_pk", "=", runPk).where("task_id", "like", "m%").execute();
+    expect(xcom).toHaveLength(MIDS);
+    expect((await finish(rest.claimed[0]!)).runState).toBe("success");
+  });
+
+  it("two batches of siblings at the same moment on two connections make the fan-in ready exactly once", async () => {
+    for (let round = 0; round < 6; round++) {
+      const { runPk, mids } = await midsRunning();
+      const version = await versionOf(mids[0]!);
+      const [x, y] = await Promise.all([batch(runPk, version, mids.slice(0, MIDS / 2)), batch(runPk, version, mids.slice(MIDS / 2))]);
+      expect([...x.claimed, ...y.claimed].map((t) => t.taskId), `round ${round}`).toEqual(["end"]);
+      await finish([...x.claimed, ...y.claimed][0]!);
+    }
+  });
+
+  it("an end of the batch that lost its lease is not written and counts as still running", async () => {
+    const { runPk, mids } = await midsRunning();
+    const version = await versionOf(mids[0]!);
+    const stale = { ...mids[0]!, tryNumber: mids[0]!.tryNumber + 1 };
+    const done = await batch(runPk, version, [stale, ...mids.slice(1)]);
+    expect(done.states).toEqual([null, ...Array(MIDS - 1).fill("success")]);
+    expect(done.claimed).toEqual([]);
+    expect((await states(runPk)).end).toBeNull();
+    const last = await finish(mids[0]!);
+    expect(last.claimed.map((t) => t.taskId)).toEqual(["end"]);
+  });
+
+  it("after a failed sibling settled the fan-in, a batch writes its successes and leaves the fan-in upstream_failed", async () => {
+    const { runPk, mids } = await midsRunning();
+    const version = await versionOf(mids[0]!);
+    await finish(mids[0]!, "failed_no_retry");
+    const done = await batch(runPk, version, mids.slice(1));
+    expect(done.states).toEqual(Array(MIDS - 1).fill("success"));
+    expect(done.claimed).toEqual([]);
+    expect((await states(runPk)).end).toBe("upstream_failed");
+    expect(await runRow(runPk)).toMatchObject({ state: "failed", unfinished_tis: 0 });
+  });
+
+  it("a batch that meets an upstream that did not succeed beside an unsettled fan-in writes nothing (UD001)", async () => {
+    const { runPk, mids } = await midsRunning();
+    const version = await versionOf(mids[0]!);
+    // A state no finish would leave so (its finish settles the fan-in): set by hand.
+    await db.store.db.updateTable("task_instances").set({ state: "skipped" }).where("id", "=", mids[0]!.tiId).execute();
+    await expect(batch(runPk, version, mids.slice(1, 4))).rejects.toMatchObject({ code: FAN_IN_NEEDS_SETTLING });
+    expect(Object.values(await states(runPk)).filter((s) => s === "running")).toHaveLength(MIDS - 1);
+  });
+
+  it("successes with single-upstream downstreams in one batch hand each freed slot a downstream", async () => {
+    const run = await createRun(db.store.db, { dagId: "twin", runId: `twin_${++runSeq}`, runType: "manual", logicalDate: null });
+    const roots = await claimTasks(db.store.db, { ...claim, limit: 2 });
+    expect(roots.map((t) => t.taskId).sort()).toEqual(["a", "b"]);
+    const done = await batch(run.id, await versionOf(roots[0]!), roots);
+    expect(done.claimed.map((t) => t.taskId).sort()).toEqual(["a2", "b2"]);
+    for (const t of done.claimed) await finish(t);
+    expect(await runRow(run.id)).toMatchObject({ state: "success", unfinished_tis: 0 });
   });
 });

@@ -1,5 +1,5 @@
 // Several leaf ends of one run in one statement (engine/store/tasks/finishLeaves.ts), as a busy
-// worker reports them (worker/leafBatcher.ts). What must hold: each end writes what it would write
+// worker reports them (worker/endReporter.ts). What must hold: each end writes what it would write
 // alone (state, try, XCom, log lines) and counts the run down once; an end whose lease is gone is
 // not written (and says so); a retried end does not count; as many queued TIs are swapped in as
 // ends freed slots, never past a more urgent TI of another DAG; the batch that counts the run's
@@ -10,7 +10,7 @@ import { claimTasks, type ClaimedTask } from "../../engine/store/tasks/claimTask
 import { finishLeaves, type LeafEnd } from "../../engine/store/tasks/finishLeaves.js";
 import { finishTask } from "../../engine/store/tasks/finishTask.js";
 import { getVersion } from "../../engine/store/versions.js";
-import { KeyedBatcher } from "../../worker/leafBatcher.js";
+import { KeyedBatcher } from "../../worker/keyedBatcher.js";
 import { backends, createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { dagsFolderWith, startEngine, type TestEngine } from "../helpers/engine.js";
 
