@@ -95,13 +95,16 @@ export function endsCtes(items: string, runPk: number, workerId: string, unmappe
   return sql`i as (
       select * from jsonb_to_recordset(${items}::jsonb)
         as i(id uuid, try integer, task_id text, version_id uuid, outcome text, target text, delay float8, error text, xcom jsonb, logs jsonb)
-    ), lk as (
+    ), lk as materialized (
       -- The TIs locked in id order before they are written, as heartbeatTasks locks them: in the
-      -- join's order, a batch and a heartbeat of the same worker deadlocked.
-      select ti.id from task_instances ti
-       where ti.id in (select id from i) and ti.run_pk = ${runPk} and ti.state = 'running' and ti.worker_id = ${workerId}
-       order by ti.id
-         for update of ti
+      -- join's order, a batch and a heartbeat of the same worker deadlocked. Each found by primary
+      -- key, then locked by primary key (LATERAL lookups, as finishTask.ts's lockDownstream).
+      select l.id from (
+        select x.id from i cross join lateral (
+          select ti.id from task_instances ti
+           where ti.id = i.id and ti.run_pk = ${runPk} and ti.state = 'running' and ti.worker_id = ${workerId} offset 0) x
+         order by x.id) k
+      cross join lateral (select ti.id from task_instances ti where ti.id = k.id offset 0 for update) l
     ), t as (
       update task_instances ti
          set state = case when i.target = 'failed' and i.outcome = 'failed' and ti.try_number <= ti.max_tries
