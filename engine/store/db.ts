@@ -138,6 +138,15 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Store> {
     query_timeout: queryTimeoutMs + 2_000,
     statement_timeout: queryTimeoutMs,
     idle_in_transaction_session_timeout: queryTimeoutMs,
+    // Prepared statements (PREPARED) run their cached generic plan, never a plan made for each
+    // execution: under plan_cache_mode = auto PostgreSQL kept choosing custom plans for the
+    // hand-off statement and planned its dozen CTEs on every hand-off (chain-40 on PostgreSQL,
+    // same run: 107.1 ms and a hand-off p50 of 2.47 ms with auto, 68.5 ms and 1.38 ms forced
+    // generic). Their plans are written not to depend on parameter values or on the tables'
+    // size (finishTask.ts's lockDownstream), and refreshStatistics (engine/store/maintenance)
+    // has them re-planned as the tables grow. Unnamed statements are planned each time anyway.
+    // An options= in DATABASE_URL replaces this (the URL's settings win).
+    options: [process.env.PGOPTIONS, "-c plan_cache_mode=force_generic_plan"].filter(Boolean).join(" "),
   };
   // Idle connections are closed within the query timeout too (pg's default is 10 s): a half-open
   // one then goes even if no query picks it.
