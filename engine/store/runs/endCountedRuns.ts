@@ -44,3 +44,18 @@ export async function endCountedRun(db: Kysely<Database>, runPk: number, version
   if (ended.dagId) await startQueuedRunsAfter(db, ended.dagId);
   return ended.state;
 }
+
+/**
+ * The run's state after a statement that commits on its own counted it down to `counted`: when it
+ * counted the last TI of a running run, the run is ended now, in a transaction of its own
+ * (endCountedRun). Used by finishTask's one-statement path and the batches of ends.
+ */
+export async function stateAfterCount(
+  db: Kysely<Database>,
+  runPk: number,
+  version: LoadedVersion,
+  counted: { unfinished_tis: number; state: "queued" | "running" | "success" | "failed" },
+): Promise<"running" | "success" | "failed"> {
+  if (counted.unfinished_tis <= 0 && counted.state === "running") return endCountedRun(db, runPk, version);
+  return counted.state === "queued" ? "running" : counted.state;
+}

@@ -106,7 +106,7 @@ const LEAF_SLOT: FreedSlot = { gate: sql`exists (select 1 from ok)`, dagId: sql`
  */
 export async function swapOrFreeSlot(
   tx: Transaction<Database>,
-  ti: { runPk: number; pool: string; poolSlots: number; dagId: string },
+  ti: { pool: string; poolSlots: number; dagId: string },
   claim: ClaimInput | null,
 ): Promise<ClaimedTask[]> {
   const freedSql = notifySlotFreedSql(sql`${ti.pool}::text`, sql`${ti.dagId}::text`);

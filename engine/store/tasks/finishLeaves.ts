@@ -25,7 +25,7 @@ import { PREPARED } from "../db.js";
 import type { Database } from "../schema.js";
 import type { LoadedVersion } from "../versions.js";
 import type { LogLine } from "../logs/appendLogs.js";
-import { endCountedRun } from "../runs/endCountedRuns.js";
+import { stateAfterCount } from "../runs/endCountedRuns.js";
 import { CLAIMED_COLUMNS, claimedOf, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import type { AttemptOutcome } from "./finishTask.js";
 import { notifySlotFreedSql } from "./slotFreed.js";
@@ -189,11 +189,8 @@ export async function finishLeaves(db: Kysely<Database>, input: LeavesInput): Pr
   const head = rows[0]!;
   const state = new Map(head.written.map((w) => [w.id, w.state]));
   const claimed = rows.map(claimedOf).filter((c) => c !== null);
-  let runState: LeavesResult["runState"] = "running";
-  if (head.counted > 0 && head.runState !== null) {
-    // Counted the run's last TI: the run ends in a transaction of its own, reading its leaves
-    // under the run's lock (a process that dies first leaves it to endCountedRuns).
-    runState = head.unfinished! <= 0 && head.runState === "running" ? await endCountedRun(db, input.runPk, input.version) : head.runState === "queued" ? "running" : head.runState;
-  }
+  // Counted the run's last TI: the run ends in a transaction of its own, reading its leaves under
+  // the run's lock (a process that dies first leaves it to endCountedRuns).
+  const runState = head.counted > 0 && head.runState !== null ? await stateAfterCount(db, input.runPk, input.version, { unfinished_tis: head.unfinished!, state: head.runState }) : "running";
   return { states: input.ends.map((e) => state.get(e.tiId) ?? null), runState, claimed };
 }

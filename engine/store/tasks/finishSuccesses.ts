@@ -18,7 +18,7 @@ import { CHANNELS } from "../channels.js";
 import { PREPARED } from "../db.js";
 import type { Database } from "../schema.js";
 import type { LoadedVersion } from "../versions.js";
-import { endCountedRun } from "../runs/endCountedRuns.js";
+import { stateAfterCount } from "../runs/endCountedRuns.js";
 import { CLAIMED_COLUMNS, claimedOf, type ClaimedTask, type ClaimInput } from "./claimTasks.js";
 import { lockDownstream } from "./finishTask.js";
 import { endsCtes, endsJson, NO_SWAP, swapManyCtes, type LeafEnd, type LeavesResult } from "./finishLeaves.js";
@@ -99,7 +99,6 @@ export async function finishSuccesses(db: Kysely<Database>, input: SuccessesInpu
   const claimed = rows.map(claimedOf).filter((c) => c !== null);
   // Downstream TIs finished by hand (marked) may leave nothing to run: the run ends now, as on
   // finishTask's fast path.
-  const runState: LeavesResult["runState"] =
-    head.runState === null ? "running" : head.unfinished! <= 0 && head.runState === "running" ? await endCountedRun(db, input.runPk, input.version) : head.runState === "queued" ? "running" : head.runState;
+  const runState = head.runState === null ? "running" : await stateAfterCount(db, input.runPk, input.version, { unfinished_tis: head.unfinished!, state: head.runState });
   return { states: input.ends.map((e) => state.get(e.tiId) ?? null), runState, claimed };
 }

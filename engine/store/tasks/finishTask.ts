@@ -25,7 +25,7 @@ import { CLAIMED_COLUMNS, claimedOf, type ClaimedTask, type ClaimInput } from ".
 import { HAND_OFF_SET, settleDownstream, type Candidate } from "./settleDownstream.js";
 import { notifySlotFreed, notifySlotFreedSql } from "./slotFreed.js";
 import { finishLeaf, swapCtes, swapOrFreeSlot, type FreedSlot } from "./finishLeaf.js";
-import { endCountedRun } from "../runs/endCountedRuns.js";
+import { stateAfterCount } from "../runs/endCountedRuns.js";
 import type { TiState } from "../../semantics/states.js";
 import { countUpstreams, evaluateTriggerRule } from "../../semantics/triggerRules.js";
 import type { LoadedVersion } from "../versions.js";
@@ -301,13 +301,9 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     const ti = rows?.[0];
     if (rows && ti?.fast) {
       if (ti.runDagId === null) throw new Error(`DAG run ${ti.run_pk} not found while counting its finished TIs`);
-      const run: RunCount = { unfinished_tis: ti.runUnfinishedTis!, dag_id: ti.runDagId, state: ti.runState! };
       // Unless those downstream TIs had already been finished by hand (marked): then the run's end
       // is decided now, in a transaction of its own (endCountedRuns repairs it if we die between).
-      const runState =
-        run.unfinished_tis > 0 || run.state !== "running"
-          ? run.state === "queued" ? "running" : run.state
-          : await endCountedRun(db, ti.run_pk, hinted!);
+      const runState = await stateAfterCount(db, ti.run_pk, hinted!, { unfinished_tis: ti.runUnfinishedTis!, state: ti.runState! });
       return { accepted: true, state: ti.state, runState, claimed: rows.map(claimedOf).filter((c) => c !== null) };
     }
     // Written but not settled: cannot happen (the update checks what `ok` checks), but if it does,
@@ -393,7 +389,7 @@ async function settle(
   // finishLeaf.ts), else a worker is woken for what the limits held back.
   if (!settled.claimed.length) {
     const claim = input.claim && input.claim.limit > 0 ? input.claim : null;
-    settled.claimed.push(...(await swapOrFreeSlot(tx, { runPk: ti.run_pk, pool: ti.pool, poolSlots: ti.pool_slots, dagId: ti.dag_id }, claim)));
+    settled.claimed.push(...(await swapOrFreeSlot(tx, { pool: ti.pool, poolSlots: ti.pool_slots, dagId: ti.dag_id }, claim)));
   }
   for (const queue of settled.queued) await notify(CHANNELS.tiQueued, queue).execute(tx);
   // The run's queued runs start after the commit (afterCommit): this transaction holds the run's row.
