@@ -13,8 +13,8 @@ import type { Database } from "./schema.js";
 pg.types.setTypeParser(20, (v) => Number(v));
 
 /**
- * Put at the start of a hot statement's SQL: on PostgreSQL it then runs as a named prepared
- * statement, parsed and planned once per connection. The hand-off statement in finishTask spent
+ * Put at the start of a hot statement's SQL: it then runs as a named prepared statement, parsed
+ * and planned once per connection (on PGlite, once per database: pglitePrepared.ts). The hand-off statement in finishTask spent
  * more time in parse and plan than in execution (0.46 + 0.77 ms vs 0.68 ms, server log); preparing
  * it took the chain benchmark's hand-off p50 from 5.40 to 3.53 ms (bench helper's measurement,
  * alternating runs). Only for statements with a bounded number of distinct texts: each distinct
@@ -311,8 +311,12 @@ async function initdbInChild(dataDir: string, startParams: string[]): Promise<vo
 
 async function openPglite(options: OpenOptions): Promise<Store> {
   // Loaded only for PGlite: a process on PostgreSQL does not carry the embedded database's code.
-  const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
-  const startParams = [...PGlite.defaultStartParams, "-c", `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+  const [{ PGlite }, { PGliteDialect }, { preparedQuery }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect"), import("./pglitePrepared.js")]);
+  // plan_cache_mode as on PostgreSQL (openPostgres says why): with the PREPARED statements now
+  // prepared on PGlite too (pglitePrepared.ts), chain-40 went 157–168 → 92–98 ms and the hand-off
+  // p50 3.5–3.8 → 1.9–2.0 ms under force_generic_plan (chain benchmark, PGlite only, alternating
+  // runs); auto kept planning the hand-off statement on every hand-off.
+  const startParams = [...PGlite.defaultStartParams, "-c", `shared_buffers=${PGLITE_SHARED_BUFFERS}`, "-c", "plan_cache_mode=force_generic_plan"];
   if (options.pgliteDataDir) {
     fs.mkdirSync(options.pgliteDataDir, { recursive: true });
     if (!options.pgliteSnapshot && fs.readdirSync(options.pgliteDataDir).length === 0) {
@@ -324,7 +328,17 @@ async function openPglite(options: OpenOptions): Promise<Store> {
     loadDataDir: options.pgliteSnapshot,
     startParams,
   });
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  // Statements marked PREPARED run as named prepared statements (pglitePrepared.ts), the rest
+  // through PGlite's query() as kysely-pglite-dialect runs them.
+  const prepared = preparedQuery(pglite);
+  const client = new Proxy(pglite, {
+    get(target, prop) {
+      if (prop === "query") return (text: string, params: unknown[] = []) => (text.startsWith(PREPARED_MARK) ? prepared(text, params) : target.query(text, params));
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   return {
     db,
     kind: "pglite",
