@@ -18,8 +18,9 @@ ENV NODE_ENV=production \
     UPDRAFT_HOST=0.0.0.0 \
     UPDRAFT_PORT=8080 \
     UPDRAFT_HOME=/app/.updraft \
-    UPDRAFT_DAGS_FOLDER=/app/dags
+    UPDRAFT_DAGS_FOLDER=/app/dags \
+    MALLOC_ARENA_MAX=2
 
 EXPOSE 8080
-ENTRYPOINT ["node", "bin/updraft.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/updraft.js"]
 CMD ["start"]

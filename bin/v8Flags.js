@@ -1,8 +1,18 @@
 // V8 settings for the long-running processes, set here since they are started as `node
 // bin/updraft.js …`, with no flags on the command line; imported first by bin/updraft.js, so that
-// they are in place before the CLI loads. Only flags that V8 reads after start-up can be set so
-// (the young generation's maximum, --max-semi-space-size, cannot: set at run time it changed
-// nothing measurable).
+// they are in place before the CLI loads. Only flags that V8 reads after start-up can be set so.
+//
+// Two settings are read when the process starts, so they are given where `updraft` is started: in
+// bin/updraft.js's shebang (`env -S`: the installed `updraft` command), package.json's `start` and
+// `updraft` scripts, and the Dockerfile (test/unit/nodeFlags.test.ts keeps them alike):
+// - `--max-semi-space-size=4` (MB), read when V8 makes the heap (set here, it changed nothing): at
+//   V8's default of 16 MB a busy `updraft start` held 32 MB of young generation, at 4 MB it holds 8.
+// - `MALLOC_ARENA_MAX=2`, read by glibc's malloc at start: the native heap otherwise grows an arena
+//   per thread that allocates (V8's GC and compiler threads, libuv's pool), each kept half empty.
+// Measured on a first `updraft start` with the example DAGs (PGlite, main process RSS, 15 samples
+// 25–40 s after spawn; bench/results/memory.md has the benchmark's own figure): neither 253–279 MB;
+// the semi-space 219–237 MB; both 213–222 MB; with `start`'s --optimize-for-size (bin/cli.ts)
+// 195–205 MB. CPU time over the same 40 s was the same within the noise.
 //
 // WebAssembly stays in V8's baseline compiler (Liftoff). PGlite's 10 MB module otherwise has its
 // hot functions recompiled by TurboFan, which took about 70 MB: an idle `updraft start` (PGlite,

@@ -1,8 +1,8 @@
 // Memory (issue 9 scenario 7): the resident memory of an idle `updraft start` — the command a user
 // runs — with the example DAGs (the repository's dags/) and with 1,000 generated DAG files.
 //
-// `node bin/updraft.js start` is spawned as a user would run it: standalone (embedded PGlite, no
-// DATABASE_URL), a temporary UPDRAFT_HOME, a free UPDRAFT_PORT, log level warn. It is ready when
+// `npm start`'s command (package.json: `[VAR=value …] node <flags> bin/updraft.js start`) is
+// spawned as a user would run it: standalone (embedded PGlite, no DATABASE_URL), a temporary UPDRAFT_HOME, a free UPDRAFT_PORT, log level warn. It is ready when
 // GET /api/v2/monitor/health answers and GET /api/v2/dags counts every expected DAG (parsed and
 // recorded); then it idles, and VmRSS (/proc/<pid>/status: resident pages, shared ones included)
 // is sampled once a second — of the main process (scheduler, DAG processor, worker, web server
@@ -22,6 +22,25 @@ import { ensureUiBuilt, REPO } from "../lib/ui.js";
 const SECRET_KEY = "bench-memory-secret-key-0123456789";
 const TARGET_MB = 200;
 const GENERATED = 1_000;
+
+/**
+ * `npm start`'s command line, from package.json (node's flags included: they set the heap's young
+ * generation, bin/v8Flags.js), run with this node binary and without npm's own process in between.
+ */
+function npmStartScript(): string {
+  return (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.start!;
+}
+
+/** `npm start`'s command: its leading VAR=value words as environment, then node's arguments. */
+function npmStartCommand(): { env: Record<string, string>; args: string[] } {
+  const script = npmStartScript();
+  const words = script.split(/\s+/);
+  const node = words.indexOf("node");
+  if (node < 0 || !words.includes("bin/updraft.js") || !words.slice(0, node).every((w) => /^[A-Z_]+=/.test(w)))
+    throw new Error(`package.json's start script is not \`[VAR=value …] node … bin/updraft.js start\`: ${script}`);
+  const env = Object.fromEntries(words.slice(0, node).map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
+  return { env, args: words.slice(node + 1).map((a) => (a === "bin/updraft.js" ? path.join(REPO, a) : a)) };
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -117,7 +136,8 @@ async function measureStart(home: string, dagsFolder: string, expectFiles: numbe
   else delete env.DATABASE_URL;
   const started = performance.now();
   const spawnedAt = Date.now() - 1_000; // the database's clock may differ by a few ms
-  const child: ChildProcess = spawn(process.execPath, [path.join(REPO, "bin/updraft.js"), "start"], { cwd: home, env, stdio: ["ignore", "ignore", "pipe"] });
+  const command = npmStartCommand();
+  const child: ChildProcess = spawn(process.execPath, command.args, { cwd: home, env: { ...env, ...command.env }, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (b: Buffer) => void (stderr = (stderr + b.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -251,7 +271,7 @@ export const memory: Scenario = {
       for (const c of cases) if (c.cleanup) fs.rmSync(c.folder, { recursive: true, force: true });
     }
     notes.unshift(
-      `memory: \`node bin/updraft.js start\` spawned standalone (embedded PGlite, no DATABASE_URL — except the row marked PostgreSQL; temporary UPDRAFT_HOME; free UPDRAFT_PORT; log level warn; UI already built), ` +
+      `memory: \`${npmStartScript()}\` (npm start's command) spawned standalone (embedded PGlite, no DATABASE_URL — except the row marked PostgreSQL; temporary UPDRAFT_HOME; free UPDRAFT_PORT; log level warn; UI already built), ` +
         `ready when /api/v2/monitor/health answers and every DAG file is recorded (as DAGs, or as an import error); after 3 s settling, VmRSS sampled once a second for ${idleS} s; median (min–max). ` +
         `"Main process" is the one process holding the scheduler, DAG processor, worker, web server and the PGlite database; "process tree" adds its children (the DAG importer, task runners). ` +
         `RSS counts shared pages in every process that maps them, so the tree figure overstates the tree's real use. ` +

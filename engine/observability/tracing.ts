@@ -9,21 +9,22 @@
 // exactly that span id.
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Tracer } from "@opentelemetry/api";
+import type { Tracer } from "@opentelemetry/api";
 import type { IdGenerator } from "@opentelemetry/sdk-trace-base";
 import type { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 
 const require = createRequire(import.meta.url);
 
 /**
- * The OpenTelemetry SDK and exporter, loaded on the first span of a process that exports traces:
- * a process without OTEL_EXPORTER_OTLP_ENDPOINT (the default) never uses them, and they are some of
- * the larger modules `updraft start` loaded (issue 9). Loaded with require() — synchronous, as
- * recordTaskTry is — which is also what an import of these packages resolves to (their `main` is
- * CommonJS), so the SDK shares @opentelemetry/api's registry with this module's import.
+ * OpenTelemetry — its API, SDK and exporter — loaded on the first span of a process that exports
+ * traces: a process without OTEL_EXPORTER_OTLP_ENDPOINT (the default) never uses them, and they are
+ * some of the larger modules `updraft start` loaded (issue 9; the API alone is 88 ES modules).
+ * Loaded with require(), synchronous as recordTaskTry is, so the API and the SDK are the same
+ * CommonJS builds and share one registry.
  */
 function sdk() {
   return {
+    api: require("@opentelemetry/api") as typeof import("@opentelemetry/api"),
     ...(require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http")),
     ...(require("@opentelemetry/resources") as typeof import("@opentelemetry/resources")),
     ...(require("@opentelemetry/sdk-trace-base") as typeof import("@opentelemetry/sdk-trace-base")),
@@ -49,6 +50,7 @@ class ChosenIdGenerator implements IdGenerator {
 }
 
 interface Tracing {
+  api: typeof import("@opentelemetry/api");
   provider: NodeTracerProvider;
   tracer: Tracer;
   ids: ChosenIdGenerator;
@@ -59,14 +61,14 @@ let tracing: Tracing | null | undefined;
 function get(): Tracing | null {
   if (tracing !== undefined) return tracing;
   if (!process.env.OTEL_EXPORTER_OTLP_ENDPOINT) return (tracing = null);
-  const { BatchSpanProcessor, NodeTracerProvider, OTLPTraceExporter, RandomIdGenerator, resourceFromAttributes } = sdk();
+  const { api, BatchSpanProcessor, NodeTracerProvider, OTLPTraceExporter, RandomIdGenerator, resourceFromAttributes } = sdk();
   const ids = new ChosenIdGenerator(new RandomIdGenerator());
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME ?? "updraft" }),
     idGenerator: ids,
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 1_000 })],
   });
-  tracing = { provider, tracer: provider.getTracer("updraft"), ids };
+  tracing = { api, provider, tracer: provider.getTracer("updraft"), ids };
   return tracing;
 }
 
@@ -94,6 +96,7 @@ export interface TaskTrySpan {
 export function recordTaskTry(s: TaskTrySpan): void {
   const t = get();
   if (!t) return;
+  const { context, SpanKind, SpanStatusCode, trace, TraceFlags } = t.api;
   const { traceId, spanId } = runTraceIds(s.dagId, s.runId);
   const parent = trace.setSpanContext(context.active(), { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
   const span = t.tracer.startSpan(

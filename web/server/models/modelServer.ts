@@ -3,7 +3,7 @@
 // asks which version row serves now (one indexed lookup), and reloads the artifact when that
 // changed — so a promotion or rollback by any process is served from the next request on.
 import fs from "node:fs";
-import { RandomForestClassifier } from "ml-random-forest";
+import type { RandomForestClassifier } from "ml-random-forest";
 import { z } from "zod";
 import { NotFoundError, UpdraftError } from "../../../engine/errors.js";
 import type { Store } from "../../../engine/store/db.js";
@@ -64,7 +64,10 @@ export class ModelServer {
       // The registry points at a file this server cannot read: a server-side problem, said plainly.
       throw new UpdraftError(`the artifact of ${name} v${info.version} (${info.artifactPath}) cannot be loaded: ${(err as Error).message}`, "model_unavailable", 503);
     }
-    const forest = RandomForestClassifier.load(artifact.model as unknown as Parameters<typeof RandomForestClassifier.load>[0]);
+    // Loaded on the first prediction: ml-random-forest and the ml-* packages under it are of use
+    // only to a server that serves a model, and would otherwise sit in every web server's heap.
+    const { RandomForestClassifier: Forest } = await import("ml-random-forest");
+    const forest = Forest.load(artifact.model as unknown as Parameters<typeof RandomForestClassifier.load>[0]);
     const features = artifact.featureSchema.features.map((f) => f.name);
     const instance = z.strictObject(Object.fromEntries(features.map((f) => [f, z.number().finite()])) as Record<string, z.ZodNumber>);
     return {
