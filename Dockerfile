@@ -19,7 +19,9 @@ ENV NODE_ENV=production \
     UPDRAFT_PORT=8080 \
     UPDRAFT_HOME=/app/.updraft \
     UPDRAFT_DAGS_FOLDER=/app/dags \
-    MALLOC_ARENA_MAX=2
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_TRIM_THRESHOLD_=131072 \
+    MALLOC_MMAP_THRESHOLD_=131072
 
 EXPOSE 8080
 ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/updraft.js"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=4
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=4
 // The `updraft` command: the CLI (bin/cli.ts), run from its JavaScript build (buildCli.js) so that
 // the process carries no TypeScript loader. Should the build fail (a read-only install, an
 // esbuild error), or with UPDRAFT_RUN_SOURCES=1, the TypeScript sources run through tsx instead.

@@ -7,12 +7,15 @@
 // `updraft` scripts, and the Dockerfile (test/unit/nodeFlags.test.ts keeps them alike):
 // - `--max-semi-space-size=4` (MB), read when V8 makes the heap (set here, it changed nothing): at
 //   V8's default of 16 MB a busy `updraft start` held 32 MB of young generation, at 4 MB it holds 8.
-// - `MALLOC_ARENA_MAX=2`, read by glibc's malloc at start: the native heap otherwise grows an arena
-//   per thread that allocates (V8's GC and compiler threads, libuv's pool), each kept half empty.
+// - glibc malloc's settings, read at start: `MALLOC_ARENA_MAX=2` (the native heap otherwise grows
+//   an arena per thread that allocates — V8's GC and compiler threads, libuv's pool — each kept
+//   half empty), and `MALLOC_TRIM_THRESHOLD_` and `MALLOC_MMAP_THRESHOLD_` at 128 KB (their
+//   defaults rise with the largest block freed, after which freed memory stays in the process).
 // Measured on a first `updraft start` with the example DAGs (PGlite, main process RSS, 15 samples
 // 25–40 s after spawn; bench/results/memory.md has the benchmark's own figure): neither 253–279 MB;
-// the semi-space 219–237 MB; both 213–222 MB; with `start`'s --optimize-for-size (bin/cli.ts)
-// 195–205 MB. CPU time over the same 40 s was the same within the noise.
+// the semi-space 219–237 MB; with the arenas too 213–222 MB; with `start`'s --optimize-for-size
+// (bin/cli.ts) 195–205 MB; with the two thresholds 183–197 MB (vs 193–204, alternating). CPU time
+// over the same 40 s was the same within the noise.
 //
 // WebAssembly stays in V8's baseline compiler (Liftoff). PGlite's 10 MB module otherwise has its
 // hot functions recompiled by TurboFan, which took about 70 MB: an idle `updraft start` (PGlite,
