@@ -2,7 +2,8 @@
 // runs — with the example DAGs (the repository's dags/) and with 1,000 generated DAG files.
 //
 // `npm start`'s command (package.json: `[VAR=value …] node <flags> bin/updraft.js start`) is
-// spawned as a user would run it: standalone (embedded PGlite, no DATABASE_URL), a temporary UPDRAFT_HOME, a free UPDRAFT_PORT, log level warn. It is ready when
+// spawned as a user would run it: standalone (embedded PGlite, no DATABASE_URL), a temporary
+// UPDRAFT_HOME, a free UPDRAFT_PORT, log level warn. It is ready when
 // GET /api/v2/monitor/health answers and GET /api/v2/dags counts every expected DAG (parsed and
 // recorded); then it idles, and VmRSS (/proc/<pid>/status: resident pages, shared ones included)
 // is sampled once a second — of the main process (scheduler, DAG processor, worker, web server
@@ -23,15 +24,16 @@ const SECRET_KEY = "bench-memory-secret-key-0123456789";
 const TARGET_MB = 200;
 const GENERATED = 1_000;
 
-/**
- * `npm start`'s command line, from package.json (node's flags included: they set the heap's young
- * generation, bin/v8Flags.js), run with this node binary and without npm's own process in between.
- */
+/** package.json's `start` script: what `npm start` runs. */
 function npmStartScript(): string {
   return (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.start!;
 }
 
-/** `npm start`'s command: its leading VAR=value words as environment, then node's arguments. */
+/**
+ * `npm start`'s command: its leading VAR=value words as environment, then node's arguments (its
+ * flags included, bin/v8Flags.js says why), to be run with this node binary and without npm's own
+ * process in between.
+ */
 function npmStartCommand(): { env: Record<string, string>; args: string[] } {
   const script = npmStartScript();
   const words = script.split(/\s+/);

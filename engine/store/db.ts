@@ -14,14 +14,19 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 /**
  * Put at the start of a hot statement's SQL: it then runs as a named prepared statement, parsed
- * and planned once per connection (on PGlite, once per database: pglitePrepared.ts). The hand-off statement in finishTask spent
- * more time in parse and plan than in execution (0.46 + 0.77 ms vs 0.68 ms, server log); preparing
+ * and planned once per connection (on PGlite, once per database: pglitePrepared.ts). The hand-off
+ * statement in finishTask spent more time in parse and plan than in execution (0.46 + 0.77 ms vs 0.68 ms, server log); preparing
  * it took the chain benchmark's hand-off p50 from 5.40 to 3.53 ms (bench helper's measurement,
  * alternating runs). Only for statements with a bounded number of distinct texts: each distinct
  * text is one prepared statement per connection.
  */
 export const PREPARED = sql.raw("/*prepared*/");
 const PREPARED_MARK = "/*prepared*/";
+
+/** A marked statement's name, the same for the same text on every connection (and on PGlite). */
+export function preparedStatementName(text: string): string {
+  return `updraft_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+}
 
 /** Wraps the pool so that marked statements go to pg as named (prepared) queries. */
 function preparingPool(pool: pg.Pool): pg.Pool {
@@ -36,7 +41,7 @@ function preparingPool(pool: pg.Pool): pg.Pool {
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, ...rest: unknown[]) => {
       const result =
         typeof text === "string" && text.startsWith(PREPARED_MARK)
-          ? query({ name: `updraft_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`, text, values: rest[0] }, ...rest.slice(1))
+          ? query({ name: preparedStatementName(text), text, values: rest[0] }, ...rest.slice(1))
           : query(text, ...rest);
       // A query that timed out leaves pg's client waiting for the reply forever (a half-open
       // connection): destroy it, so the pool drops it on release instead of queueing behind it.

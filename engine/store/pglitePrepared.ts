@@ -8,8 +8,8 @@
 // parameter types; every execution after that is one exchange of bind, describe portal, execute
 // and sync, through PGlite's own protocol serializer and result parser, so rows come back parsed
 // exactly as `query()` would return them.
-import { createHash } from "node:crypto";
 import { parse, protocol, type PGlite, type Results } from "@electric-sql/pglite";
+import { preparedStatementName } from "./db.js";
 
 type Prepared = { name: string; paramTypes: number[] };
 
@@ -32,7 +32,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 export function preparedQuery(pglite: PGlite): <T>(text: string, params: unknown[]) => Promise<Results<T>> {
   const statements = new Map<string, Prepared>();
   const prepare = async (text: string): Promise<Prepared> => {
-    const name = `updraft_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    const name = preparedStatementName(text);
     // Parse and describe in one exchange; an error (a syntax error, a missing table) throws, and
     // the sync in the same buffer has ended the failed exchange, as query() does in its finally.
     const messages = await pglite.execProtocolStream(concat([protocol.serialize.parse({ name, text }), protocol.serialize.describe({ type: "S", name }), protocol.serialize.sync()]), { syncToFs: false });
