@@ -260,6 +260,12 @@ export interface WorkersTable {
   last_heartbeat: DefaultTimestamp;
 }
 
+/** A web server with live clients (migrations/0019): the live-event triggers fire while a row is unexpired. */
+export interface LiveWatchersTable {
+  server_id: string;
+  expires_at: Date;
+}
+
 export interface SchedulerHeartbeatsTable {
   scheduler_id: string;
   hostname: string;
@@ -327,6 +333,7 @@ export interface Database {
   users: UsersTable;
   audit_log: AuditLogTable;
   workers: WorkersTable;
+  live_watchers: LiveWatchersTable;
   scheduler_heartbeats: SchedulerHeartbeatsTable;
 }
 

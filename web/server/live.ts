@@ -1,13 +1,15 @@
 // Live events over socket.io (DESIGN §7, issue 5 item 5). Triggers NOTIFY `updraft_live` on every
 // TI/run state change and log line (migrations/0005_live_events.sql); each web server LISTENs and
 // relays them to the browsers in the DAG's room `dag:<dag_id>`. A socket authenticates with the
-// API's JWT (handshake `auth.token`) and may join only rooms of DAGs that exist.
+// API's JWT (handshake `auth.token`) and may join only rooms of DAGs that exist. The triggers send
+// only while a web server has clients (liveWatchers.ts): a subscription is acknowledged once they do.
 import type http from "node:http";
 import { Server, type Socket } from "socket.io";
 import { CHANNELS } from "../../engine/store/channels.js";
 import type { Store } from "../../engine/store/db.js";
 import type { Logger } from "../../engine/logger.js";
 import { verifyToken, type AuthUser } from "./auth.js";
+import { LIVE_WATCH_DEFAULTS, LiveWatch, type LiveWatchOptions } from "./liveWatchers.js";
 
 /** A TI state change as the UI receives it. */
 export interface LiveTi {
@@ -56,11 +58,21 @@ export const roomOf = (dagId: string) => `dag:${dagId}`;
 
 export interface LiveServer {
   io: Server;
+  /** This server's live-event lease. */
+  watch: LiveWatch;
   close(): Promise<void>;
 }
 
 /** `corsOrigins`: the origins UPDRAFT_CORS_ORIGINS allows for the API may open sockets too; none by default. */
-export async function attachLive(server: http.Server, store: Store, secretKey: string, logger: Logger, corsOrigins: string[] = []): Promise<LiveServer> {
+export async function attachLive(
+  server: http.Server,
+  store: Store,
+  secretKey: string,
+  logger: Logger,
+  corsOrigins: string[] = [],
+  watchOptions: LiveWatchOptions = LIVE_WATCH_DEFAULTS,
+): Promise<LiveServer> {
+  const watch = new LiveWatch(store.db, logger, watchOptions);
   const io = new Server(server, { serveClient: false, cors: { origin: corsOrigins.length ? corsOrigins : false } });
 
   io.use((socket, next) => {
@@ -76,12 +88,17 @@ export async function attachLive(server: http.Server, store: Store, secretKey: s
   });
 
   io.on("connection", (socket: Socket) => {
+    // Events flow once the lease is in effect; a subscription waits for it, so that what the
+    // client reads after its acknowledgement plus the events it then receives miss nothing.
+    const watching = watch.enter();
+    socket.once("disconnect", () => watch.leave());
     socket.on("subscribe", async (dagId: unknown, ack?: (answer: { ok: boolean; error?: string }) => void) => {
       const reply = typeof ack === "function" ? ack : () => {};
       if (typeof dagId !== "string" || dagId.length > 250) return reply({ ok: false, error: "dag_id must be a string" });
       const exists = await store.db.selectFrom("dags").select("dag_id").where("dag_id", "=", dagId).executeTakeFirst().catch(() => undefined);
       if (!exists) return reply({ ok: false, error: `The Dag with ID: \`${dagId}\` was not found` });
       await socket.join(roomOf(dagId));
+      await watching;
       reply({ ok: true });
     });
     socket.on("unsubscribe", async (dagId: unknown) => {
@@ -125,8 +142,10 @@ export async function attachLive(server: http.Server, store: Store, secretKey: s
 
   return {
     io,
+    watch,
     async close() {
       await unlisten().catch(() => {});
+      await watch.close();
       // io.close() would also close the HTTP server, which its owner closes.
       io.disconnectSockets(true);
       io.engine.close();

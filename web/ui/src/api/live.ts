@@ -50,6 +50,11 @@ export function disconnectLive(): void {
 }
 
 export interface LiveHandlers {
+  /**
+   * The room is joined (and again after a reconnect): a read made before may have missed events
+   * (the server sends them only while it has clients), so read again.
+   */
+  subscribed?: () => void;
   ti?: (e: LiveTi) => void;
   run?: (e: LiveRun) => void;
   log?: (e: LiveLog) => void;
@@ -64,7 +69,10 @@ export function useLive(dagId: string | undefined, handlers: LiveHandlers): bool
     const s = dagId ? connection() : null;
     if (!s || !dagId) return;
     const subscribe = () => {
-      s.emit("subscribe", dagId, () => setConnected(true));
+      s.emit("subscribe", dagId, (answer?: { ok: boolean }) => {
+        setConnected(true);
+        if (answer?.ok) ref.current.subscribed?.();
+      });
     };
     const onDisconnect = () => setConnected(false);
     const onTi = (e: LiveTi) => e.dag_id === dagId && ref.current.ti?.(e);

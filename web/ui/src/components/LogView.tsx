@@ -30,6 +30,7 @@ export function LogView({ dagId, runId, taskId, tryNumber, mapIndex = -1 }: Prop
 
   useEffect(() => setLive([]), [dagId, runId, taskId, tryNumber, mapIndex]);
   useLive(dagId, {
+    subscribed: res.reload,
     log: (e) => {
       if (e.run_id !== runId || e.task_id !== taskId || e.try_number !== tryNumber || (e.map_index ?? -1) !== mapIndex) return;
       setLive((prev) => [...prev, { timestamp: e.timestamp, event: e.event, level: e.level }]);

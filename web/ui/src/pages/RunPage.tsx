@@ -21,7 +21,7 @@ export function RunPage() {
   const { tis, error: tiError } = useRunTis(dagId, runId);
   const canOperate = useCan("operator");
   const [clearing, setClearing] = useState(false);
-  useLive(dagId, { run: (e) => e.run_id === runId && run.reload() });
+  useLive(dagId, { subscribed: run.reload, run: (e) => e.run_id === runId && run.reload() });
 
   return (
     <section>

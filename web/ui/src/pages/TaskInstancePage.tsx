@@ -50,6 +50,12 @@ export function TaskInstancePage() {
   const [clearing, setClearing] = useState(false);
 
   useLive(dagId, {
+    subscribed: () => {
+      ti.reload();
+      waiting.reload();
+      tries.reload();
+      xcoms.reload();
+    },
     ti: (e) => {
       if (e.run_id !== runId || e.task_id !== taskId || (e.map_index >= 0 && e.map_index !== mapIndex)) return;
       ti.reload();

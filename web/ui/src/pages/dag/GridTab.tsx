@@ -66,6 +66,7 @@ export function GridTab({ dagId }: { dagId: string }) {
   useEffect(() => () => clearTimeout(reloadTimer.current ?? undefined), []);
 
   const connected = useLive(dagId, {
+    subscribed: reloadSoon,
     ti: (e) => {
       const r = runIndex.get(e.run_id);
       const t = taskIndex.get(e.task_id);

@@ -17,6 +17,7 @@ export function useRunTis(dagId: string, runId: string | null) {
   useEffect(() => setList(tis.data?.task_instances ?? []), [tis.data]);
   const { reload } = tis;
   useLive(dagId, {
+    subscribed: reload,
     ti: (e) => {
       if (e.run_id !== runId) return;
       // Dates change with the state: fetch the run's TIs again (one request; events are batched).
