@@ -4,6 +4,7 @@
 // downstream TIs had been finished by hand), the run's end is decided in a second transaction
 // (endCountedRun). A process that died between the two leaves a `running` run with nothing left
 // to run; the scheduler's reaper loop ends such runs here.
+import { lit } from "../db.js";
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import { getVersion, type LoadedVersion } from "../versions.js";
@@ -14,7 +15,7 @@ export async function endCountedRuns(db: Kysely<Database>, graceMs = 10_000): Pr
   const runs = await db
     .selectFrom("dag_runs")
     .select(["id", "dag_version_id"])
-    .where("state", "=", "running")
+    .where("state", "=", lit("running"))
     .where("unfinished_tis", "<=", 0)
     .where("updated_at", "<", sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
     .limit(100)

@@ -1,6 +1,7 @@
 // Scheduled run creation: for a DAG, the next data interval after its last scheduled run (Airflow
 // 2 semantics, engine/semantics/schedule.ts) becomes a run when its end has passed. The unique
 // index on (dag_id, logical_date) for scheduled runs makes concurrent schedulers safe.
+import { lit } from "../db.js";
 import { sql, type Kysely, type Transaction } from "kysely";
 import { ConflictError } from "../../errors.js";
 import type { DagStructure } from "../../model/structure.js";
@@ -92,7 +93,7 @@ async function createNextRun(tx: Transaction<Database>, dagId: string, now: Date
     .selectFrom("dag_runs")
     .select(sql<number>`count(*)::int`.as("n"))
     .where("dag_id", "=", dagId)
-    .where("state", "in", ["queued", "running"])
+    .where("state", "in", [lit("queued"), lit("running")])
     .where("backfill_id", "is", null)
     .executeTakeFirstOrThrow();
   if (active.n >= dag.max_active_runs) return "full";
@@ -132,6 +133,6 @@ export async function nextDueAt(db: Kysely<Database>): Promise<Date | null> {
  * their limit). Normally a finishing run does this in its own transaction; this covers the rest.
  */
 export async function startAllQueuedRuns(db: Kysely<Database>): Promise<void> {
-  const dags = await db.selectFrom("dag_runs").select("dag_id").distinct().where("state", "=", "queued").execute();
+  const dags = await db.selectFrom("dag_runs").select("dag_id").distinct().where("state", "=", lit("queued")).execute();
   for (const { dag_id } of dags) await db.transaction().execute((tx) => startQueuedRuns(tx, dag_id));
 }

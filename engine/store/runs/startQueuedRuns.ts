@@ -6,7 +6,7 @@
 // none start while the DAG is paused), and each backfill's own max_active_runs over its runs (in
 // the backfill's order; a paused backfill starts none). Backfill runs do not count against the DAG.
 import { sql, type Transaction } from "kysely";
-import { notify } from "../db.js";
+import { notify, lit } from "../db.js";
 import { CHANNELS } from "../channels.js";
 import type { Database } from "../schema.js";
 import { getVersion, type LoadedVersion } from "../versions.js";
@@ -36,7 +36,7 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
       sql<boolean>`coalesce(bool_or(backfill_id is not null), false)`.as("backfilling"),
     ])
     .where("dag_id", "=", dagId)
-    .where("state", "in", ["queued", "running"])
+    .where("state", "in", [lit("queued"), lit("running")])
     .executeTakeFirstOrThrow();
   const runs: StartableRun[] = [];
   const free = dag.max_active_runs - active.running;
@@ -46,7 +46,7 @@ export async function startQueuedRuns(tx: Transaction<Database>, dagId: string):
         .selectFrom("dag_runs")
         .select(["id", "run_id", "dag_version_id", "clear_number"])
         .where("dag_id", "=", dagId)
-        .where("state", "=", "queued")
+        .where("state", "=", lit("queued"))
         .where("backfill_id", "is", null)
         .orderBy("run_after")
         .orderBy("id")

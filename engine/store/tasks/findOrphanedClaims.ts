@@ -2,6 +2,7 @@
 // hand-off claim in finishTask) committed but its reply never arrived — the connection died or
 // went half-open just then. The worker hands them back (handBackTask: queued again, try not
 // consumed) instead of leaving them to the reaper, which would spend a try on work never started.
+import { lit } from "../db.js";
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 
@@ -13,7 +14,7 @@ export async function findOrphanedClaims(
     .selectFrom("task_instances")
     .select(["id", "try_number"])
     .where("worker_id", "=", input.workerId)
-    .where("state", "=", "running")
+    .where("state", "=", lit("running"))
     // Old enough that no claim still on its way to the worker can match (the worker heartbeats
     // what it knows every interval; an orphan keeps the heartbeat its claim wrote).
     .where("heartbeat_at", "<", sql<Date>`now() - make_interval(secs => ${input.olderThanMs / 1000})`);

@@ -3,7 +3,7 @@
 // reschedule_date serves both queries; nothing scans all TIs.
 import { sql, type Kysely } from "kysely";
 import { CHANNELS } from "../channels.js";
-import { notify } from "../db.js";
+import { notify, lit } from "../db.js";
 import type { Database } from "../schema.js";
 
 export async function queueDueReschedules(db: Kysely<Database>): Promise<{ queued: number; nextDueAt: Date | null }> {
@@ -11,7 +11,7 @@ export async function queueDueReschedules(db: Kysely<Database>): Promise<{ queue
     const rows = await tx
       .updateTable("task_instances")
       .set({ state: "queued", queued_when: sql`now()`, reschedule_date: null, updated_at: sql`now()` })
-      .where("state", "=", "up_for_reschedule")
+      .where("state", "=", lit("up_for_reschedule"))
       .where("reschedule_date", "<=", sql<Date>`now()`)
       .returning("queue")
       .execute();
@@ -19,7 +19,7 @@ export async function queueDueReschedules(db: Kysely<Database>): Promise<{ queue
     const next = await tx
       .selectFrom("task_instances")
       .select(sql<Date | null>`min(reschedule_date)`.as("next"))
-      .where("state", "=", "up_for_reschedule")
+      .where("state", "=", lit("up_for_reschedule"))
       .executeTakeFirst();
     return { queued: rows.length, nextDueAt: next?.next ?? null };
   });

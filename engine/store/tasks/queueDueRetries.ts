@@ -2,7 +2,7 @@
 // the next one (an index on next_retry_at serves both queries; nothing scans all TIs).
 import { sql, type Kysely } from "kysely";
 import { CHANNELS } from "../channels.js";
-import { notify } from "../db.js";
+import { notify, lit } from "../db.js";
 import type { Database } from "../schema.js";
 
 export async function queueDueRetries(db: Kysely<Database>): Promise<{ queued: number; nextDueAt: Date | null }> {
@@ -10,7 +10,7 @@ export async function queueDueRetries(db: Kysely<Database>): Promise<{ queued: n
     const rows = await tx
       .updateTable("task_instances")
       .set({ state: "queued", queued_when: sql`now()`, next_retry_at: null, updated_at: sql`now()` })
-      .where("state", "=", "up_for_retry")
+      .where("state", "=", lit("up_for_retry"))
       .where("next_retry_at", "<=", sql<Date>`now()`)
       .returning("queue")
       .execute();
@@ -18,7 +18,7 @@ export async function queueDueRetries(db: Kysely<Database>): Promise<{ queued: n
     const next = await tx
       .selectFrom("task_instances")
       .select(sql<Date | null>`min(next_retry_at)`.as("next"))
-      .where("state", "=", "up_for_retry")
+      .where("state", "=", lit("up_for_retry"))
       .executeTakeFirst();
     return { queued: rows.length, nextDueAt: next?.next ?? null };
   });

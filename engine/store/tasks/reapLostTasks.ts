@@ -1,5 +1,6 @@
 // The reaper: a running TI whose heartbeat is older than the timeout lost its worker. It is failed
 // through finishTask — fenced on the worker and try it had — so it retries while tries remain.
+import { lit } from "../db.js";
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
@@ -11,7 +12,7 @@ export async function reapLostTasks(db: Kysely<Database>, heartbeatTimeoutMs: nu
   const lost = await db
     .selectFrom("task_instances")
     .select(["id", "task_id", "try_number", "worker_id", "dag_version_id"])
-    .where("state", "=", "running")
+    .where("state", "=", lit("running"))
     .where("heartbeat_at", "<", sql<Date>`now() - make_interval(secs => ${heartbeatTimeoutMs / 1000})`)
     .limit(500)
     .execute();
@@ -34,7 +35,7 @@ export async function reapLostTasks(db: Kysely<Database>, heartbeatTimeoutMs: nu
   const abandoned = await db
     .selectFrom("task_instances")
     .select(["id", "try_number", "worker_id"])
-    .where("state", "=", "restarting")
+    .where("state", "=", lit("restarting"))
     .where("heartbeat_at", "<", sql<Date>`now() - make_interval(secs => ${heartbeatTimeoutMs / 1000})`)
     .limit(500)
     .execute();
