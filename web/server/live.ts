@@ -9,7 +9,7 @@ import { CHANNELS } from "../../engine/store/channels.js";
 import type { Store } from "../../engine/store/db.js";
 import type { Logger } from "../../engine/logger.js";
 import { verifyToken, type AuthUser } from "./auth.js";
-import { LIVE_WATCH_DEFAULTS, LiveWatch, type LiveWatchOptions } from "./liveWatchers.js";
+import { LiveWatch } from "./liveWatchers.js";
 
 /** A TI state change as the UI receives it. */
 export interface LiveTi {
@@ -58,21 +58,12 @@ export const roomOf = (dagId: string) => `dag:${dagId}`;
 
 export interface LiveServer {
   io: Server;
-  /** This server's live-event lease. */
-  watch: LiveWatch;
   close(): Promise<void>;
 }
 
 /** `corsOrigins`: the origins UPDRAFT_CORS_ORIGINS allows for the API may open sockets too; none by default. */
-export async function attachLive(
-  server: http.Server,
-  store: Store,
-  secretKey: string,
-  logger: Logger,
-  corsOrigins: string[] = [],
-  watchOptions: LiveWatchOptions = LIVE_WATCH_DEFAULTS,
-): Promise<LiveServer> {
-  const watch = new LiveWatch(store.db, logger, watchOptions);
+export async function attachLive(server: http.Server, store: Store, secretKey: string, logger: Logger, corsOrigins: string[] = []): Promise<LiveServer> {
+  const watch = new LiveWatch(store.db, logger);
   const io = new Server(server, { serveClient: false, cors: { origin: corsOrigins.length ? corsOrigins : false } });
 
   io.use((socket, next) => {
@@ -142,7 +133,6 @@ export async function attachLive(
 
   return {
     io,
-    watch,
     async close() {
       await unlisten().catch(() => {});
       await watch.close();
