@@ -4,8 +4,8 @@
 // downstream TIs had been finished by hand), the run's end is decided in a second transaction
 // (endCountedRun). A process that died between the two leaves a `running` run with nothing left
 // to run; the scheduler's reaper loop ends such runs here.
-import { lit } from "../db.js";
 import { sql, type Kysely } from "kysely";
+import { lit } from "../db.js";
 import type { Database } from "../schema.js";
 import { getVersion, type LoadedVersion } from "../versions.js";
 import { countFinishedTis, startQueuedRunsAfter } from "./countFinishedTis.js";

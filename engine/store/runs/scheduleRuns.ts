@@ -1,8 +1,8 @@
 // Scheduled run creation: for a DAG, the next data interval after its last scheduled run (Airflow
 // 2 semantics, engine/semantics/schedule.ts) becomes a run when its end has passed. The unique
 // index on (dag_id, logical_date) for scheduled runs makes concurrent schedulers safe.
-import { lit } from "../db.js";
 import { sql, type Kysely, type Transaction } from "kysely";
+import { lit } from "../db.js";
 import { ConflictError } from "../../errors.js";
 import type { DagStructure } from "../../model/structure.js";
 import { nextDataInterval, type DataInterval } from "../../semantics/schedule.js";

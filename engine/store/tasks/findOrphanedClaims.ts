@@ -2,8 +2,8 @@
 // hand-off claim in finishTask) committed but its reply never arrived — the connection died or
 // went half-open just then. The worker hands them back (handBackTask: queued again, try not
 // consumed) instead of leaving them to the reaper, which would spend a try on work never started.
-import { lit } from "../db.js";
 import { sql, type Kysely } from "kysely";
+import { lit } from "../db.js";
 import type { Database } from "../schema.js";
 
 export async function findOrphanedClaims(

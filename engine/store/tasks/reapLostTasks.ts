@@ -1,7 +1,7 @@
 // The reaper: a running TI whose heartbeat is older than the timeout lost its worker. It is failed
 // through finishTask — fenced on the worker and try it had — so it retries while tries remain.
-import { lit } from "../db.js";
 import { sql, type Kysely } from "kysely";
+import { lit } from "../db.js";
 import type { Database } from "../schema.js";
 import { getVersion } from "../versions.js";
 import { releaseRestartedTask } from "./clearTaskInstances.js";

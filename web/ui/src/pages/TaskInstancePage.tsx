@@ -49,19 +49,18 @@ export function TaskInstancePage() {
   const canOperate = useCan("operator");
   const [clearing, setClearing] = useState(false);
 
+  // Everything this page shows of the TI: read again when it changes, and on (re)subscribing.
+  const readTi = () => {
+    ti.reload();
+    waiting.reload();
+    tries.reload();
+    xcoms.reload();
+  };
   useLive(dagId, {
-    subscribed: () => {
-      ti.reload();
-      waiting.reload();
-      tries.reload();
-      xcoms.reload();
-    },
+    subscribed: readTi,
     ti: (e) => {
       if (e.run_id !== runId || e.task_id !== taskId || (e.map_index >= 0 && e.map_index !== mapIndex)) return;
-      ti.reload();
-      waiting.reload();
-      tries.reload();
-      xcoms.reload();
+      readTi();
     },
   });
 
