@@ -45,4 +45,6 @@ process.on("message", (msg: { type?: string }) => {
     process.exit(0);
   });
 });
+// The bench is gone (even killed outright): so is this process.
+process.on("disconnect", () => process.exit(0));
 process.send({ type: "ready" });

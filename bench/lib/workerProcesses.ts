@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runMigrations } from "graphile-worker";
 import type { Store } from "../../engine/store/db.js";
+import { tieToBench } from "./children.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, "../../bin/updraft.js");
@@ -51,12 +52,12 @@ export async function startUpdraftWorkers(store: Store, url: string, count: numb
   const children = Array.from({ length: count }, () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "updraft-bench-worker-"));
     homes.push(home);
-    const child = spawn(process.execPath, [CLI, "worker"], {
+    const child = tieToBench(spawn(process.execPath, [CLI, "worker"], {
       env: { ...process.env, DATABASE_URL: url, UPDRAFT_HOME: home, UPDRAFT_LOG_LEVEL: process.env.UPDRAFT_BENCH_LOG_LEVEL ?? "warn" },
       // Their logs (pino, to stdout) at warn level, to our stderr: a worker that fails says why,
       // and the bench's stdout stays one markdown table.
       stdio: ["ignore", 2, 2],
-    });
+    }));
     return child;
   });
   const died: string[] = [];
@@ -95,11 +96,11 @@ export async function startGraphileWorkers(url: string, count: number, concurren
   let waiter: { base: number; total: number; resolve(at: number): void } | null = null;
   const sum = () => [...completed.values()].reduce((s, n) => s + n, 0);
   const children = Array.from({ length: count }, () => {
-    const child = fork(GRAPHILE_CHILD, [], {
+    const child = tieToBench(fork(GRAPHILE_CHILD, [], {
       execArgv: ["--import", TSX_LOADER, "--no-warnings=ExperimentalWarning"],
       env: { ...process.env, BENCH_GRAPHILE_URL: url, BENCH_GRAPHILE_CONCURRENCY: String(concurrency) },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
+    }));
     completed.set(child, 0);
     child.on("message", (msg: { type: string; completed?: number; at?: number }) => {
       if (msg.type !== "completed") return;

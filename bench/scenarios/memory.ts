@@ -16,6 +16,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { signToken } from "../../web/server/auth.js";
+import { tieToBench } from "../lib/children.js";
 import { summarize } from "../lib/stats.js";
 import type { Row, Scenario, ScenarioResult } from "../lib/types.js";
 import { ensureUiBuilt, REPO } from "../lib/ui.js";
@@ -139,7 +140,7 @@ async function measureStart(home: string, dagsFolder: string, expectFiles: numbe
   const started = performance.now();
   const spawnedAt = Date.now() - 1_000; // the database's clock may differ by a few ms
   const command = npmStartCommand();
-  const child: ChildProcess = spawn(process.execPath, command.args, { cwd: home, env: { ...env, ...command.env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = tieToBench(spawn(process.execPath, command.args, { cwd: home, env: { ...env, ...command.env }, stdio: ["ignore", "ignore", "pipe"] }));
   let stderr = "";
   child.stderr!.on("data", (b: Buffer) => void (stderr = (stderr + b.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
