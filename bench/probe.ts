@@ -9,21 +9,17 @@
 // same runs without the fan-in (start → 19), to tell the end's lock from the run's.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import pg from "pg";
-import { loadConfig } from "../engine/config.js";
-import { createLogger } from "../engine/logger.js";
 import { createRun } from "../engine/store/runs/createRun.js";
-import { Scheduler } from "../scheduler/scheduler.js";
 import { openBenchDatabases } from "./lib/databases.js";
+import { cpuMicros, processTree } from "./lib/proc.js";
 import { watchRunEnds } from "./lib/runEnds.js";
 import { writeDagsFolder } from "./lib/updraft.js";
 import { startUpdraftWorkers } from "./lib/workerProcesses.js";
+import { fanoutDag, RUN_TASKS, runsDag, startScheduler } from "./scenarios/throughput.js";
 
 const SHAPES = ["fanout", "runs", "nofanin"] as const;
 type Shape = (typeof SHAPES)[number];
-const RUN_TASKS = 20;
 const WARM_TIS = 400;
 
 const [shapesArg = "fanout", procsArg = "1", tisArg = "10000"] = process.argv.slice(2);
@@ -35,31 +31,13 @@ if (shapes.some((s) => !SHAPES.includes(s as Shape)) || !(procs >= 1) || !(tis >
   process.exit(2);
 }
 
-const fanoutDag = (id: string, n: number) => `
-import { dag } from "updraft";
-export default dag({ id: "${id}", schedule: null, start: "2024-01-01" }, (d) => {
-  d.chain(d.task("root", () => {}), Array.from({ length: ${n - 1} }, (_, i) => d.task("t" + i, () => {})));
-});`;
-const runsDag = (id: string, runs: number, fanIn: boolean) => `
-import { dag } from "updraft";
-export default dag({ id: "${id}", schedule: null, start: "2024-01-01", maxActiveRuns: ${runs} }, (d) => {
-  const mids = Array.from({ length: ${fanIn ? RUN_TASKS - 2 : RUN_TASKS - 1} }, (_, i) => d.task("mid_" + i, () => {}));
-  ${fanIn ? `d.chain(d.task("start", () => {}), mids, d.task("end", () => {}));` : `d.chain(d.task("start", () => {}), mids);`}
-});`;
+/** CPU µs so far (0 once the process has ended). */
+const cpu = (pid: number) => cpuMicros(pid) ?? 0;
 
-/** User + system CPU of a process so far, in clock ticks (0 once it is gone). */
-function cpuTicks(pid: number): number {
+/** The server's processes — backends, WAL writer and the rest — which /proc shows on this machine. */
+function postgresPids(): number[] {
   try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-function pgrep(args: string[]): number[] {
-  try {
-    return execFileSync("pgrep", args).toString().trim().split("\n").filter(Boolean).map(Number);
+    return execFileSync("pgrep", ["-x", "postgres"]).toString().trim().split("\n").filter(Boolean).map(Number);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
@@ -75,19 +53,10 @@ const runs = Math.ceil(tis / RUN_TASKS);
 const folder = writeDagsFolder({
   "fanout.ts": fanoutDag("probe_fanout", tis),
   "warm.ts": fanoutDag("probe_warm", WARM_TIS),
-  "runs.ts": runsDag("probe_runs", runs, true),
+  "runs.ts": runsDag("probe_runs", runs),
   "nofanin.ts": runsDag("probe_nofanin", runs, false),
 });
-const config = loadConfig(process.env);
-const scheduler = new Scheduler(ours.store, {
-  dagsFolder: folder,
-  cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), "updraft-probe-cache-")),
-  dagImportTimeoutMs: config.dagImportTimeoutMs,
-  heartbeatTimeoutMs: config.heartbeatTimeoutMs,
-  logger: createLogger("warn", "updraft-probe"),
-  watch: false,
-});
-await scheduler.start();
+const scheduler = await startScheduler(ours.store, folder, ["probe_fanout", "probe_warm", "probe_runs", "probe_nofanin"]);
 const runEnds = await watchRunEnds(ours.store);
 const workers = await startUpdraftWorkers(ours.store, ours.url, procs);
 const admin = new pg.Client({ connectionString: ours.url });
@@ -139,17 +108,16 @@ try {
   for (const shape of shapes as Shape[]) {
     await turn("probe_warm", 1);
     if (statements) await admin.query("select pg_stat_statements_reset()");
-    const groups = { workers: workers.pids, runners: workers.pids.flatMap((p) => pgrep(["-P", String(p)])), postgres: pgrep(["-x", "postgres"]), scheduler: [process.pid] };
-    const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.map(cpuTicks)]));
+    const groups = { workers: workers.pids, runners: workers.pids.flatMap((p) => processTree(p).slice(1)), postgres: postgresPids(), scheduler: [process.pid] };
+    const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.map(cpu)]));
     const stopSampling = await sampleWaits();
     const [dagId, count] = shape === "fanout" ? ["probe_fanout", 1] : [`probe_${shape}`, runs];
     const ms = await turn(dagId, count);
     const waits = await stopSampling();
     const done = shape === "fanout" ? tis : runs * RUN_TASKS;
-    const tickUs = 1e6 / 100; // USER_HZ is 100 on Linux
-    const cpu = Object.entries(groups).map(([k, pids]) => `${k} ${((pids.reduce((s, p, i) => s + cpuTicks(p) - before[k]![i]!, 0) * tickUs) / done).toFixed(0)}`);
+    const perTi = Object.entries(groups).map(([k, pids]) => `${k} ${(pids.reduce((sum, p, i) => sum + cpu(p) - before[k]![i]!, 0) / done).toFixed(0)}`);
     console.log(`\n## ${shape}, ${procs} worker process(es): ${done} TIs in ${ms.toFixed(0)} ms = ${((done / ms) * 1000).toFixed(0)} TIs/s`);
-    console.log(`CPU µs per TI: ${cpu.join(", ")}`);
+    console.log(`CPU µs per TI: ${perTi.join(", ")}`);
     console.log(`database sessions (average, sampled): ${waits.slice(0, 8).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`);
     if (statements) {
       const top = await admin.query(

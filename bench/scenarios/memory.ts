@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { signToken } from "../../web/server/auth.js";
 import { tieToBench } from "../lib/children.js";
+import { processTree } from "../lib/proc.js";
 import { summarize } from "../lib/stats.js";
 import type { Row, Scenario, ScenarioResult } from "../lib/types.js";
 import { ensureUiBuilt, REPO } from "../lib/ui.js";
@@ -73,27 +74,6 @@ function commandOf(pid: number): string {
   } catch {
     return "?";
   }
-}
-
-/** The pid and its descendants, from /proc/<pid>/task/<tid>/children. */
-function tree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let tasks: string[] = [];
-    try {
-      tasks = fs.readdirSync(`/proc/${out[i]}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tasks) {
-      try {
-        for (const c of fs.readFileSync(`/proc/${out[i]}/task/${tid}/children`, "utf8").trim().split(/\s+/)) if (c) out.push(Number(c));
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  return out;
 }
 
 /**
@@ -181,7 +161,7 @@ async function measureStart(home: string, dagsFolder: string, expectFiles: numbe
     let members: Measured["members"] = [];
     for (let s = 0; s < idleS; s++) {
       await new Promise((r) => setTimeout(r, 1_000));
-      const pids = tree(child.pid!);
+      const pids = processTree(child.pid!);
       processes = Math.max(processes, pids.length);
       mainMb.push(vmRssKb(child.pid!) / 1024);
       treeMb.push(pids.reduce((sum, p) => sum + vmRssKb(p), 0) / 1024);

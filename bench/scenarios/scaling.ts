@@ -18,6 +18,7 @@
 import fs from "node:fs";
 import pg from "pg";
 import type { Store } from "../../engine/store/db.js";
+import { cpuMicros } from "../lib/proc.js";
 import { summarize } from "../lib/stats.js";
 import type { BenchContext, Measure, Row, Scenario, ScenarioResult } from "../lib/types.js";
 import { startBenchEngine, writeDagsFolder, type BenchEngine } from "../lib/updraft.js";
@@ -50,17 +51,13 @@ const mappedId = (n: number) => `bench_scale_mapped_${n}`;
 
 /** CPU seconds → µs of the server backends of one database, through a connection of their own. */
 class BackendCpu {
-  private constructor(
-    private readonly client: pg.Client,
-    private readonly ticksPerSecond: number,
-  ) {}
+  private constructor(private readonly client: pg.Client) {}
 
   static async open(url: string): Promise<BackendCpu> {
     const client = new pg.Client({ connectionString: url, application_name: "updraft-bench-monitor" });
     client.on("error", () => {});
     await client.connect();
-    // Linux reports utime/stime in clock ticks: USER_HZ, 100 on every mainstream configuration.
-    return new BackendCpu(client, 100);
+    return new BackendCpu(client);
   }
 
   /** pid → CPU µs so far, for every backend of this database but the monitor's own. */
@@ -68,15 +65,8 @@ class BackendCpu {
     const { rows } = await this.client.query<{ pid: number }>("select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
     const cpu = new Map<number, number>();
     for (const { pid } of rows) {
-      let stat: string;
-      try {
-        stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      } catch {
-        continue; // ended since the query
-      }
-      // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) / this.ticksPerSecond) * 1e6);
+      const us = cpuMicros(pid);
+      if (us !== null) cpu.set(pid, us); // else ended since the query
     }
     return cpu;
   }
@@ -90,7 +80,7 @@ class BackendCpu {
   /** Whether /proc shows the server's processes (same machine, readable). */
   async readable(): Promise<boolean> {
     const { rows } = await this.client.query<{ pid: number }>("select pg_backend_pid() as pid");
-    return fs.existsSync(`/proc/${rows[0]!.pid}/stat`);
+    return cpuMicros(rows[0]!.pid) !== null;
   }
 
   close(): Promise<void> {

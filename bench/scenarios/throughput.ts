@@ -34,7 +34,7 @@ import type { BenchContext, Measure, Row, Scenario, ScenarioResult } from "../li
 import { startBenchEngine, writeDagsFolder } from "../lib/updraft.js";
 import { startGraphileWorkers, startUpdraftWorkers, type GraphileGroup, type ProcessGroup } from "../lib/workerProcesses.js";
 
-const RUN_TASKS = 20;
+export const RUN_TASKS = 20;
 
 interface Sizes {
   /** TIs of the fan-out run (root included). */
@@ -44,7 +44,7 @@ interface Sizes {
   warmTis: number;
 }
 
-const fanoutDag = (id: string, tis: number) => `
+export const fanoutDag = (id: string, tis: number) => `
 import { dag } from "updraft";
 export default dag({ id: "${id}", schedule: null, start: "2024-01-01" }, (d) => {
   const root = d.task("root", () => {});
@@ -53,11 +53,12 @@ export default dag({ id: "${id}", schedule: null, start: "2024-01-01" }, (d) => 
 });
 `;
 
-const runsDag = (id: string, maxActiveRuns: number) => `
+/** Runs of start → 18 → end; without the fan-in (bench/probe.ts's `nofanin`), start → 19. */
+export const runsDag = (id: string, maxActiveRuns: number, fanIn = true) => `
 import { dag } from "updraft";
 export default dag({ id: "${id}", schedule: null, start: "2024-01-01", maxActiveRuns: ${maxActiveRuns} }, (d) => {
-  const mids = Array.from({ length: ${RUN_TASKS - 2} }, (_, i) => d.task("mid_" + i, () => {}));
-  d.chain(d.task("start", () => {}), mids, d.task("end", () => {}));
+  const mids = Array.from({ length: ${fanIn ? RUN_TASKS - 2 : RUN_TASKS - 1} }, (_, i) => d.task("mid_" + i, () => {}));
+  d.chain(d.task("start", () => {}), mids${fanIn ? ', d.task("end", () => {})' : ""});
 });
 `;
 
@@ -159,7 +160,7 @@ function rate(turns: Turn[]): Measure {
   return { value: s.p50, unit: "/s", stat: "median", spread: { label: "min–max", low: s.min, high: s.max }, samples: s.n };
 }
 
-async function startScheduler(store: Store, folder: string, expect: string[]): Promise<Scheduler> {
+export async function startScheduler(store: Store, folder: string, expect: string[]): Promise<Scheduler> {
   const config = loadConfig(process.env);
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "updraft-bench-cache-"));
   const scheduler = new Scheduler(store, {
