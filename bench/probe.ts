@@ -1,12 +1,13 @@
 // `npm run probe -- <fanout|runs|nofanin>[,…] [procs=1] [tis=10000]`: where a throughput turn's
-// time goes, on PostgreSQL (DATABASE_URL). Not a benchmark — one turn per shape, no peer, no table
-// in bench/results — but the profile issue 9 asks for when a throughput target is missed: TIs/s, CPU
-// per TI by process (the `updraft worker` processes, their task runners, the server's backends, the
-// scheduler in this process) read from /proc, what the database's sessions wait on (pg_stat_activity
-// sampled every 10 ms), and, when the server preloads pg_stat_statements, the statements by total
-// time with their buffer hits per call (a plan gone to a sequential scan shows there first).
-// Shapes as in the throughput scenario: a fan-out (root → N−1), runs of start → 18 → end, and the
-// same runs without the fan-in (start → 19), to tell the end's lock from the run's.
+// time goes, on PostgreSQL (DATABASE_URL). Not a benchmark — one timed turn per shape (after an
+// untimed one), no peer, no table in bench/results — but the profile issue 9 asks for when a
+// throughput target is missed: TIs/s, CPU per TI by process (the `updraft worker` processes, their
+// task runners, the server's backends, the scheduler in this process) read from /proc, what the
+// database's sessions wait on (pg_stat_activity sampled every 10 ms), and, when the server preloads
+// pg_stat_statements, the statements by total time with their buffer hits per call (a plan gone to
+// a sequential scan shows there first). Shapes as in the throughput scenario: a fan-out (root →
+// N−1), runs of start → 18 → end, and the same runs without the fan-in (start → 19), to tell the
+// end's lock from the run's.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import pg from "pg";
@@ -106,12 +107,17 @@ async function sampleWaits(): Promise<() => Promise<[string, number][]>> {
 try {
   await turn("probe_warm", 1);
   for (const shape of shapes as Shape[]) {
-    await turn("probe_warm", 1);
+    const [dagId, count] = shape === "fanout" ? ["probe_fanout", 1] : [`probe_${shape}`, runs];
+    // A first turn of the same DAG, untimed: each worker loads its version and each runner imports
+    // its bundle once (--cpu-prof of a runner's first 6,000-task fan-out turn: 0.18 s in the
+    // import), which a benchmark's median leaves out. Timed on the first turn (4 worker processes,
+    // 16 runners, 4,000-TI fan-out): runners 655 µs of CPU per TI and 829 TIs/s, against 285 and
+    // 1,303 on a second turn of 6,000.
+    await turn(dagId, count);
     if (statements) await admin.query("select pg_stat_statements_reset()");
     const groups = { workers: workers.pids, runners: workers.pids.flatMap((p) => processTree(p).slice(1)), postgres: postgresPids(), scheduler: [process.pid] };
     const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.map(cpu)]));
     const stopSampling = await sampleWaits();
-    const [dagId, count] = shape === "fanout" ? ["probe_fanout", 1] : [`probe_${shape}`, runs];
     const ms = await turn(dagId, count);
     const waits = await stopSampling();
     const done = shape === "fanout" ? tis : runs * RUN_TASKS;
