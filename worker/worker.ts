@@ -195,7 +195,7 @@ export class Worker {
     } else {
       const bundleFile = ensureBundleFile(this.options.cacheDir, version.codeHash, await withDbRetry(() => getBundle(db, version.codeHash), OUTAGE_RETRY));
       // A mapped TI gets its item; a mapped input arrives as the list of its results.
-      const { inputs, mapError } = await taskInputs(db, version, task.runPk, task.mapIndex, def);
+      const { inputs, mapError } = await taskInputs(db, version, task.runPk, task.mapIndex, def, task.upstreamXcom);
       // A sensor's timeout runs from its first poke, over tries and reschedules.
       const sensorStartedAt = def.sensor ? ((await markSensorStarted(db, { tiId: task.tiId, tryNumber: task.tryNumber, workerId: this.workerId }))?.toISOString() ?? null) : undefined;
       outcome = await this.pool.run({

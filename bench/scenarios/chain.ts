@@ -3,8 +3,9 @@
 // downstream start, over every hand-off of the measured runs.
 //
 // Updraft: a DAG file in a temporary folder, loaded by the DAG processor, run by one worker with
-// the default settings; each task returns its own start and end (wall clock, sub-millisecond,
-// comparable across processes) as its XCom, read back after each run.
+// the default settings — and beside it the same chain passing data (each task takes the previous
+// one's return value), measured in the same repetitions; each task returns its own start and end
+// (wall clock, sub-millisecond, comparable across processes) as its XCom, read back after each run.
 // Peer: graphile-worker on the same PostgreSQL, in a fresh database of its own — 40 jobs, each
 // computing fib(10) and adding the next with `helpers.addJob`; timed from adding the first job
 // to the 40th job's completion, and its hand-off as add (just before `addJob`) → next job's start.
@@ -20,6 +21,8 @@ import { startBenchEngine, writeDagsFolder } from "../lib/updraft.js";
 
 const LENGTH = 40;
 const DAG_ID = "bench_chain_40";
+/** The same chain passing data: each task takes the previous one's return value as its input. */
+const DATA_DAG_ID = "bench_chain_40_data";
 const TASK_IDS = Array.from({ length: LENGTH }, (_, i) => `t${String(i).padStart(2, "0")}`);
 
 /** The DAG file, as a user would write it. */
@@ -42,6 +45,31 @@ export default dag({ id: "${DAG_ID}", schedule: null, start: "2024-01-01" }, (d)
 });
 `;
 
+/** The data-passing chain: each task checks the value it was given (its upstream's fib(10)). */
+const DATA_DAG_FILE = `
+import { dag } from "updraft";
+
+const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
+const now = () => performance.timeOrigin + performance.now();
+type Out = { value: number; start: number; end: number };
+
+export default dag({ id: "${DATA_DAG_ID}", schedule: null, start: "2024-01-01" }, (d) => {
+  const ids = ${JSON.stringify(TASK_IDS)};
+  let prev = d.task(ids[0]!, (): Out => {
+    const start = now();
+    return { value: fib(10), start, end: now() };
+  });
+  for (const id of ids.slice(1)) {
+    prev = d.task(id, [prev], (_ctx, up: Out): Out => {
+      const start = now();
+      const value = fib(10);
+      if (up.value !== value) throw new Error(\`input \${JSON.stringify(up)} is not the upstream's return value\`);
+      return { value, start, end: now() };
+    });
+  }
+});
+`;
+
 const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
 
 /** One chain, end to end. */
@@ -60,26 +88,30 @@ interface ChainSubject {
   stop(): Promise<void>;
 }
 
-async function updraftChain(store: Store, label: string): Promise<ChainSubject> {
-  const folder = writeDagsFolder({ "bench_chain.ts": DAG_FILE });
+/**
+ * One engine (scheduler, DAG processor, one worker) over both chains' DAG files; a subject for
+ * each chain, and the engine's stop.
+ */
+async function updraftChains(store: Store, label: string): Promise<{ plain: ChainSubject; data: ChainSubject; stop(): Promise<void> }> {
+  const folder = writeDagsFolder({ "bench_chain.ts": DAG_FILE, "bench_chain_data.ts": DATA_DAG_FILE });
   let engine;
   try {
-    engine = await startBenchEngine(store, folder, [DAG_ID]);
+    engine = await startBenchEngine(store, folder, [DAG_ID, DATA_DAG_ID]);
   } catch (err) {
     fs.rmSync(folder, { recursive: true, force: true });
     throw err;
   }
   const started = engine;
-  return {
+  const subject = (dagId: string, name: string): ChainSubject => ({
     async once() {
-      const run = await started.trigger(DAG_ID);
-      if (run.state !== "success") throw new Error(`${label}: run ${run.runPk} ended ${run.state}`);
+      const run = await started.trigger(dagId);
+      if (run.state !== "success") throw new Error(`${name}: run ${run.runPk} ended ${run.state}`);
       // Read after the run has ended: outside the timed part.
       const rows = await store.db.selectFrom("xcom").select(["task_id", "value"]).where("run_pk", "=", run.runPk).where("key", "=", "return_value").execute();
       const tasks = new Map(rows.map((r) => [r.task_id, r.value as { start: number; end: number; value: number }]));
       const timings = TASK_IDS.map((id) => {
         const t = tasks.get(id);
-        if (!t || t.value !== fib(10)) throw new Error(`${label}: run ${run.runPk} lacks the result of ${id}`);
+        if (!t || t.value !== fib(10)) throw new Error(`${name}: run ${run.runPk} lacks the result of ${id}`);
         return t;
       });
       return {
@@ -89,6 +121,12 @@ async function updraftChain(store: Store, label: string): Promise<ChainSubject> 
         endMs: run.endedAt - timings[LENGTH - 1]!.end,
       };
     },
+    // The engine stops with the pair.
+    async stop() {},
+  });
+  return {
+    plain: subject(DAG_ID, label),
+    data: subject(DATA_DAG_ID, `${label}, passing data`),
     async stop() {
       await started.stop();
       fs.rmSync(folder, { recursive: true, force: true });
@@ -197,7 +235,20 @@ export const chain: Scenario = {
       `chain-40: ${plan.warmup} warm-up runs, then ${plan.measured} measured; median (min–max). Updraft: createRun → run success seen through LISTEN. ` +
         `graphile-worker (concurrency 1, same server, own database, repetitions alternating with Updraft's): addJob of job 1 → job 40's handler returned (its last completion write is not counted).`,
       `hand-off: Updraft from each task's own end to the next task's start (wall clock in the runner processes); graphile-worker from just before \`helpers.addJob\` to the next job's start (in-process handlers).`,
+      `passing data: the same chain where each task takes the previous one's return value as its input (and checks it), measured in the same repetitions; graphile-worker's jobs carry their payload either way.`,
     ];
+    const dataRows = (database: "PGlite" | "PostgreSQL", runs: ChainRun[], peer?: Summary) => {
+      const handoff = summarize(runs.flatMap((r) => r.handoffMs));
+      ctx.log(`updraft on ${database}, passing data: hand-off p50 ${handoff.p50.toFixed(2)} ms`);
+      for (const p of [50, 99] as const) {
+        rows.push({
+          scenario: `hand-off p${p}, passing data: upstream end → downstream start`,
+          database,
+          ours: handoffMeasure(handoff, p),
+          ...(peer ? { peer: { name: "graphile-worker add→start", ...handoffMeasure(peer, p) } } : {}),
+        });
+      }
+    };
     const summarizeOurs = (database: "PGlite" | "PostgreSQL", runs: ChainRun[]) => {
       const s = {
         chain: summarize(runs.map((r) => r.chainMs)),
@@ -215,17 +266,20 @@ export const chain: Scenario = {
 
     const pglite = await ctx.databases.freshPglite();
     try {
-      const ours = await updraftChain(pglite, "updraft on PGlite");
+      const ours = await updraftChains(pglite, "updraft on PGlite");
       let runs: ChainRun[];
+      let dataRuns: ChainRun[];
       try {
-        [runs] = (await measure([ours], plan)) as [ChainRun[]];
+        [runs, dataRuns] = (await measure([ours.plain, ours.data], plan)) as [ChainRun[], ChainRun[]];
       } finally {
         await ours.stop();
       }
       raw.pglite = runs;
+      raw.pgliteData = dataRuns;
       const s = summarizeOurs("PGlite", runs);
       rows.push({ scenario: "chain-40: trigger → success", database: "PGlite", ours: chainMeasure(s.chain) });
       for (const p of [50, 95, 99] as const) rows.push({ scenario: `hand-off p${p}: upstream end → downstream start`, database: "PGlite", ours: handoffMeasure(s.handoff, p) });
+      dataRows("PGlite", dataRuns);
     } finally {
       await pglite.close();
     }
@@ -236,13 +290,14 @@ export const chain: Scenario = {
     }
     const postgres = await ctx.databases.freshPostgresStore();
     try {
-      const ours = await updraftChain(postgres.store, "updraft on PostgreSQL");
+      const ours = await updraftChains(postgres.store, "updraft on PostgreSQL");
       let ourRuns: ChainRun[];
+      let dataRuns: ChainRun[];
       let peerRuns: ChainRun[];
       try {
         const peer = await graphileChain(ctx);
         try {
-          [ourRuns, peerRuns] = (await measure([ours, peer], plan)) as [ChainRun[], ChainRun[]];
+          [ourRuns, dataRuns, peerRuns] = (await measure([ours.plain, ours.data, peer], plan)) as [ChainRun[], ChainRun[], ChainRun[]];
         } finally {
           await peer.stop();
         }
@@ -250,6 +305,7 @@ export const chain: Scenario = {
         await ours.stop();
       }
       raw.postgres = ourRuns;
+      raw.postgresData = dataRuns;
       raw.graphile = peerRuns;
       const s = summarizeOurs("PostgreSQL", ourRuns);
       const peerChain = summarize(peerRuns.map((r) => r.chainMs));
@@ -272,6 +328,7 @@ export const chain: Scenario = {
           targets: target === null ? [] : [{ kind: "max", value: target, unit: "ms" }],
         });
       }
+      dataRows("PostgreSQL", dataRuns, peerHandoff);
     } finally {
       await postgres.drop();
     }

@@ -28,6 +28,13 @@ export interface ClaimedTask {
    */
   poolMissing?: boolean;
   pool?: string;
+  /**
+   * Set on a TI handed off by its upstream's end (finishTask's fast path): that upstream's return
+   * value as stored — read back from the statement that stored it, so as the database holds it
+   * (jsonb: keys in its order) — for the worker to pass as the TI's input without reading it
+   * again (taskInputs.ts).
+   */
+  upstreamXcom?: { taskId: string; value: unknown };
 }
 
 export interface ClaimInput {

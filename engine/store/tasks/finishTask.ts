@@ -200,6 +200,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       insert into xcom (ti_id, key, run_pk, task_id, map_index, value)
       select t.id, e.key, t.run_pk, t.task_id, t.map_index, e.value from t, jsonb_each(${xcom}::jsonb) e
       on conflict (ti_id, key) do update set value = excluded.value, created_at = now()
+      returning key, value
     )`
         : sql``
     }${
@@ -213,7 +214,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     }`;
 
   type Row = { id: string; run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string; pool: string; pool_slots: number; dag_id: string };
-  type FastRow = Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null } & Partial<ClaimedTask>;
+  type FastRow = Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null; returnValue: unknown } & Partial<ClaimedTask>;
     // One statement. `ok` holds the run only if the row is what the plan assumed (this task and
     // version; unmapped — so its task's only TI — and now in success); if not, nothing below writes, and the general path takes over. The
     // run's count comes last (its WHERE reads the claims first), so the run row is locked after
@@ -281,7 +282,8 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     select t.id, t.run_pk, t.task_id, t.map_index, t.state, t.dag_version_id, t.pool, t.pool_slots, t.dag_id, exists (select 1 from ok) as fast,
            (select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select queue from queued union select queue from queued_more) q) as notified,
            case when exists (select 1 from ok) and not exists (select 1 from handed)${swap ? sql` and not exists (select 1 from claimed)` : sql``} then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed,
-           r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState", cl.*
+           r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState",
+           ${xcom ? sql`(select x.value from x where x.key = 'return_value')` : sql`null::jsonb`} as "returnValue", cl.*
       from t left join run r on true left join ${swap ? sql`(select * from handed union all select * from claimed)` : sql`handed`} cl on true`.execute(executor)
     ).rows;
   };
@@ -304,7 +306,13 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       // Unless those downstream TIs had already been finished by hand (marked): then the run's end
       // is decided now, in a transaction of its own (endCountedRuns repairs it if we die between).
       const runState = await stateAfterCount(db, ti.run_pk, hinted!, { unfinished_tis: ti.runUnfinishedTis!, state: ti.runState! });
-      return { accepted: true, state: ti.state, runState, claimed: rows.map(claimedOf).filter((c) => c !== null) };
+      const claimed = rows.map(claimedOf).filter((c) => c !== null);
+      // A downstream TI of this run that this end handed off (or swapped in) gets this end's
+      // return value as stored, so that its worker need not read it back before starting it.
+      for (const c of claimed) {
+        if (c.runPk === ti.run_pk && c.mapIndex === -1 && fastPlan.downstream.includes(c.taskId)) c.upstreamXcom = { taskId: ti.task_id, value: ti.returnValue ?? null };
+      }
+      return { accepted: true, state: ti.state, runState, claimed };
     }
     // Written but not settled: cannot happen (the update checks what `ok` checks), but if it does,
     // the row is settled as the general path would.
