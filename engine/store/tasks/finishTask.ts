@@ -214,7 +214,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
     }`;
 
   type Row = { id: string; run_pk: number; task_id: string; map_index: number; state: string; dag_version_id: string; pool: string; pool_slots: number; dag_id: string };
-  type FastRow = Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null; returnValue: unknown } & Partial<ClaimedTask>;
+  type FastRow = Row & { fast: boolean; runUnfinishedTis: number | null; runDagId: string | null; runState: RunCount["state"] | null; handedValue: { v: unknown } | null } & Partial<ClaimedTask>;
     // One statement. `ok` holds the run only if the row is what the plan assumed (this task and
     // version; unmapped — so its task's only TI — and now in success); if not, nothing below writes, and the general path takes over. The
     // run's count comes last (its WHERE reads the claims first), so the run row is locked after
@@ -283,7 +283,7 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
            (select count(pg_notify(${CHANNELS.tiQueued}, q.queue)) from (select queue from queued union select queue from queued_more) q) as notified,
            case when exists (select 1 from ok) and not exists (select 1 from handed)${swap ? sql` and not exists (select 1 from claimed)` : sql``} then ${notifySlotFreedSql(sql`t.pool`, sql`t.dag_id`)} end as freed,
            r.unfinished_tis as "runUnfinishedTis", r.dag_id as "runDagId", r.state as "runState",
-           ${xcom ? sql`(select x.value from x where x.key = 'return_value')` : sql`null::jsonb`} as "returnValue", cl.*
+           ${xcom ? sql`case when exists (select 1 from handed) then jsonb_build_object('v', (select x.value from x where x.key = 'return_value')) end` : sql`null::jsonb`} as "handedValue", cl.*
       from t left join run r on true left join ${swap ? sql`(select * from handed union all select * from claimed)` : sql`handed`} cl on true`.execute(executor)
     ).rows;
   };
@@ -307,10 +307,12 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
       // is decided now, in a transaction of its own (endCountedRuns repairs it if we die between).
       const runState = await stateAfterCount(db, ti.run_pk, hinted!, { unfinished_tis: ti.runUnfinishedTis!, state: ti.runState! });
       const claimed = rows.map(claimedOf).filter((c) => c !== null);
-      // A downstream TI of this run that this end handed off (or swapped in) gets this end's
-      // return value as stored, so that its worker need not read it back before starting it.
-      for (const c of claimed) {
-        if (c.runPk === ti.run_pk && c.mapIndex === -1 && fastPlan.downstream.includes(c.taskId)) c.upstreamXcom = { taskId: ti.task_id, value: ti.returnValue ?? null };
+      // The downstream TI this end handed off gets this end's return value as stored (selected
+      // only then: an XCom may be large), so that its worker need not read it back before
+      // starting it. With a hand-off there is no swap: every claimed row is the handed one.
+      const handed = ti.handedValue;
+      if (handed) {
+        for (const c of claimed) if (c.runPk === ti.run_pk && fastPlan.downstream.includes(c.taskId)) c.upstreamXcom = { taskId: ti.task_id, value: handed.v ?? null };
       }
       return { accepted: true, state: ti.state, runState, claimed };
     }
