@@ -25,13 +25,17 @@ const DAG_ID = "bench_chain_40";
 const DATA_DAG_ID = "bench_chain_40_data";
 const TASK_IDS = Array.from({ length: LENGTH }, (_, i) => `t${String(i).padStart(2, "0")}`);
 
-/** The DAG file, as a user would write it. */
+/**
+ * The DAG file, as a user would write it: the chain, and beside it the same chain passing data,
+ * where each task checks the value it was given (its upstream's fib(10)).
+ */
 const DAG_FILE = `
 import { dag } from "updraft";
 
 const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
 /** Wall clock with sub-millisecond precision, comparable across processes on one machine. */
 const now = () => performance.timeOrigin + performance.now();
+type Out = { value: number; start: number; end: number };
 
 export default dag({ id: "${DAG_ID}", schedule: null, start: "2024-01-01" }, (d) => {
   const tasks = ${JSON.stringify(TASK_IDS)}.map((id) =>
@@ -43,17 +47,8 @@ export default dag({ id: "${DAG_ID}", schedule: null, start: "2024-01-01" }, (d)
   );
   d.chain(...tasks);
 });
-`;
 
-/** The data-passing chain: each task checks the value it was given (its upstream's fib(10)). */
-const DATA_DAG_FILE = `
-import { dag } from "updraft";
-
-const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
-const now = () => performance.timeOrigin + performance.now();
-type Out = { value: number; start: number; end: number };
-
-export default dag({ id: "${DATA_DAG_ID}", schedule: null, start: "2024-01-01" }, (d) => {
+export const passingData = dag({ id: "${DATA_DAG_ID}", schedule: null, start: "2024-01-01" }, (d) => {
   const ids = ${JSON.stringify(TASK_IDS)};
   let prev = d.task(ids[0]!, (): Out => {
     const start = now();
@@ -89,11 +84,11 @@ interface ChainSubject {
 }
 
 /**
- * One engine (scheduler, DAG processor, one worker) over both chains' DAG files; a subject for
+ * One engine (scheduler, DAG processor, one worker) over the chains' DAG file; a subject for
  * each chain, and the engine's stop.
  */
 async function updraftChains(store: Store, label: string): Promise<{ plain: ChainSubject; data: ChainSubject; stop(): Promise<void> }> {
-  const folder = writeDagsFolder({ "bench_chain.ts": DAG_FILE, "bench_chain_data.ts": DATA_DAG_FILE });
+  const folder = writeDagsFolder({ "bench_chain.ts": DAG_FILE });
   let engine;
   try {
     engine = await startBenchEngine(store, folder, [DAG_ID, DATA_DAG_ID]);

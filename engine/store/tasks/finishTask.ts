@@ -199,8 +199,11 @@ export async function finishTask(db: Kysely<Database>, input: FinishInput): Prom
         ? sql`, x as (
       insert into xcom (ti_id, key, run_pk, task_id, map_index, value)
       select t.id, e.key, t.run_pk, t.task_id, t.map_index, e.value from t, jsonb_each(${xcom}::jsonb) e
-      on conflict (ti_id, key) do update set value = excluded.value, created_at = now()
-      returning key, value
+      on conflict (ti_id, key) do update set value = excluded.value, created_at = now()${
+        // Read back by the one-statement path only (its hand-off's value); elsewhere no copy of it.
+        hinted === true ? sql`
+      returning key, value` : sql``
+      }
     )`
         : sql``
     }${
