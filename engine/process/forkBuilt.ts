@@ -72,12 +72,15 @@ export function builtEntry(entry: string): Promise<string | null> {
 }
 
 /** Forks a built entry (from builtEntry) on plain node, as forkTs forks a TypeScript one. */
-export function forkBuilt(file: string, options: { env?: NodeJS.ProcessEnv; cwd?: string; stdio?: StdioOptions; execArgv?: string[] } = {}): ChildProcess {
+export function forkBuilt(
+  file: string,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; stdio?: StdioOptions; execArgv?: string[]; serialization?: "json" | "advanced" } = {},
+): ChildProcess {
   return fork(file, [], {
     execArgv: ["--enable-source-maps", ...(options.execArgv ?? [])],
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: options.stdio ?? ["ignore", "pipe", "pipe", "ipc"],
-    serialization: "advanced",
+    serialization: options.serialization ?? "advanced",
   });
 }

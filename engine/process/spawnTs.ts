@@ -7,12 +7,15 @@ import { pathToFileURL } from "node:url";
 const require = createRequire(import.meta.url);
 const TSX_LOADER = pathToFileURL(require.resolve("tsx")).href;
 
-export function forkTs(entry: string, options: { env?: NodeJS.ProcessEnv; cwd?: string; detached?: boolean; stdio?: StdioOptions } = {}): ChildProcess {
+export function forkTs(
+  entry: string,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; detached?: boolean; stdio?: StdioOptions; serialization?: "json" | "advanced" } = {},
+): ChildProcess {
   return fork(entry, [], {
     execArgv: ["--import", TSX_LOADER, "--enable-source-maps", "--no-warnings=ExperimentalWarning"],
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: options.stdio ?? ["ignore", "pipe", "pipe", "ipc"],
-    serialization: "advanced",
+    serialization: options.serialization ?? "advanced",
   });
 }
