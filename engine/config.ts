@@ -30,7 +30,7 @@ export const configSchema = z.object({
   /** UPDRAFT_TOKEN_TTL_MS: lifetime of an API token. */
   tokenTtlMs: positiveInt(24 * 3_600_000),
   /** UPDRAFT_WORKER_SLOTS: tasks one worker runs at once (`updraft worker --slots N` overrides). */
-  workerSlots: positiveInt(4),
+  workerSlots: positiveInt(8),
   /** UPDRAFT_WORKER_QUEUES: comma-separated queues a worker takes from. */
   workerQueues: z.string().default("default"),
   /** UPDRAFT_HEARTBEAT_INTERVAL_MS: how often a worker heartbeats its running tasks. */

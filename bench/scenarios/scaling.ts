@@ -17,6 +17,7 @@
 // The mapped run: a root returning [0 … N−1] and a d.map over it (N TIs from one task).
 import fs from "node:fs";
 import pg from "pg";
+import { loadConfig } from "../../engine/config.js";
 import type { Store } from "../../engine/store/db.js";
 import { cpuMicros } from "../lib/proc.js";
 import { summarize } from "../lib/stats.js";
@@ -137,7 +138,7 @@ export const scaling: Scenario = {
     const notes = [
       `scaling: scheduling CPU per TI = (bench process CPU, hosting scheduler + worker main loop, and on PGlite the database itself; plus, on PostgreSQL, the CPU of the server backends of the bench database from /proc/<pid>/stat) ÷ TIs, ` +
         `for one run from createRun to its end seen through LISTEN; task runners (child processes) excluded. DAG: layers of width ⌈√N⌉, each task after the first layer downstream of 2 tasks of the layer before. ` +
-        `One warm-up run of ${smallest} tasks, then ${plan.sizes.map((s) => `${s.reps} × ${s.n.toLocaleString("en")}`).join(", ")}${plan.mapped ? ` and 1 × ${plan.mapped.toLocaleString("en")} mapped TIs` : ""}; median (min–max) over runs; one worker, default settings (4 slots).`,
+        `One warm-up run of ${smallest} tasks, then ${plan.sizes.map((s) => `${s.reps} × ${s.n.toLocaleString("en")}`).join(", ")}${plan.mapped ? ` and 1 × ${plan.mapped.toLocaleString("en")} mapped TIs` : ""}; median (min–max) over runs; one worker, default settings (${loadConfig(process.env).workerSlots} slots).`,
     ];
 
     const files: Record<string, string> = {};
