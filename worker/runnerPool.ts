@@ -37,7 +37,17 @@ interface Runner {
   child: ChildProcess;
   busy: boolean;
   ready: Promise<void>;
+  /** When it last went back to the idle list (Date.now()). */
+  idleSince: number;
 }
+
+/**
+ * An idle runner beyond the warm ones is stopped after this long without a task. A burst grows
+ * the pool to the worker's slots, and each runner keeps the DAG bundles it imported: with the
+ * example DAGs an idle `updraft start` held 8 runners of 115–138 MB each (memory benchmark, 8
+ * slots) where it warms 2.
+ */
+export const RUNNER_IDLE_RETIRE_MS = 30_000;
 
 export class RunnerPool {
   private idle: Runner[] = [];
@@ -51,10 +61,18 @@ export class RunnerPool {
    */
   private builtChild: string | null = null;
 
-  constructor(private readonly killGraceMs: number) {}
+  /** How many runners stay up however long they idle: the last warm() count. */
+  private keep = 0;
+  private retireTimer: NodeJS.Timeout | null = null;
 
-  /** Starts `n` runners ahead of time, so the first tasks do not pay for process start. */
+  constructor(
+    private readonly killGraceMs: number,
+    private readonly idleRetireMs = RUNNER_IDLE_RETIRE_MS,
+  ) {}
+
+  /** Starts `n` runners ahead of time, so the first tasks do not pay for process start; `n` stay up while idle. */
   async warm(n: number): Promise<void> {
+    this.keep = n;
     this.builtChild ??= await builtEntry(CHILD);
     const fresh = Array.from({ length: Math.max(0, n - this.all.size) }, () => this.spawn());
     this.idle.push(...fresh);
@@ -69,7 +87,7 @@ export class RunnerPool {
     // each way (a RunnerPool alone): advanced 4,536–4,776 tasks/s, 121–124 µs of the worker's CPU
     // and 243–254 µs of the runners' per task; JSON 9,422–11,282 tasks/s, 55–69 and 97–101 µs.
     const child = this.builtChild ? forkBuilt(this.builtChild, { serialization: "json" }) : forkTs(CHILD, { serialization: "json" });
-    const runner: Runner = { child, busy: false, ready: Promise.resolve() };
+    const runner: Runner = { child, busy: false, ready: Promise.resolve(), idleSince: Date.now() };
     // A runner that prints outside a task (a library at import) must not fill its pipe and block.
     child.stdout?.resume();
     child.stderr?.resume();
@@ -108,7 +126,7 @@ export class RunnerPool {
         child.off("exit", onExit);
         this.active.delete(job.attempt);
         runner.busy = false;
-        if (healthy && child.connected) this.idle.push(runner);
+        if (healthy && child.connected) this.release(runner);
         else this.destroy(runner);
         resolve(outcome);
       };
@@ -154,6 +172,28 @@ export class RunnerPool {
     });
   }
 
+  /** Back to the idle list; the pool checks for runners idle too long while it has more than it keeps. */
+  private release(runner: Runner): void {
+    runner.idleSince = Date.now();
+    this.idle.push(runner);
+    if (this.all.size > this.keep && !this.retireTimer) {
+      // Checked at least every second (a timer only while the pool is above what it keeps).
+      this.retireTimer = setInterval(() => this.retireIdle(), Math.min(1_000, Math.max(50, this.idleRetireMs / 2)));
+      this.retireTimer.unref();
+    }
+  }
+
+  /** Stops the runners idle for longer than idleRetireMs, least recently used first, down to `keep`. */
+  private retireIdle(): void {
+    const cutoff = Date.now() - this.idleRetireMs;
+    // `idle` is a stack (run() takes the most recently used): its front idled longest.
+    while (this.all.size > this.keep && this.idle.length && this.idle[0]!.idleSince <= cutoff) this.destroy(this.idle[0]!);
+    if (this.all.size <= this.keep && this.retireTimer) {
+      clearInterval(this.retireTimer);
+      this.retireTimer = null;
+    }
+  }
+
   /** Aborts a running attempt (lost lease, shutdown); the runner is killed after the grace period. */
   abort(attempt: string, reason: string): void {
     this.active.get(attempt)?.abort(reason);
@@ -179,6 +219,8 @@ export class RunnerPool {
   }
 
   async close(): Promise<void> {
+    if (this.retireTimer) clearInterval(this.retireTimer);
+    this.retireTimer = null;
     const exits = [...this.all].map((r) => new Promise<void>((resolve) => {
       if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
       r.child.once("exit", () => resolve());
