@@ -45,6 +45,8 @@ export const configSchema = z.object({
   dagFileMaxBytes: positiveInt(DAG_FILE_MAX_BYTES_DEFAULT),
   /** UPDRAFT_KILL_GRACE_MS: after a timeout aborts `ctx.signal`, how long before the runner is killed. */
   killGraceMs: positiveInt(2_000),
+  /** UPDRAFT_RUNNER_IDLE_MS: a worker's idle task runners beyond its warm ones stop after this long without a task. */
+  runnerIdleMs: positiveInt(300_000),
   /** UPDRAFT_DB_QUERY_TIMEOUT_MS: a statement without a reply this long fails and its connection is dropped (detects half-open connections; keep it below the heartbeat timeout). */
   dbQueryTimeoutMs: positiveInt(15_000),
   /** UPDRAFT_DB_CONNECT_TIMEOUT_MS: limit on opening a PostgreSQL connection (and on a LISTEN ping). */
@@ -80,6 +82,7 @@ const ENV_NAMES: Record<keyof Config, string> = {
   dagImportTimeoutMs: "UPDRAFT_DAG_IMPORT_TIMEOUT_MS",
   dagFileMaxBytes: "UPDRAFT_DAG_FILE_MAX_BYTES",
   killGraceMs: "UPDRAFT_KILL_GRACE_MS",
+  runnerIdleMs: "UPDRAFT_RUNNER_IDLE_MS",
   dbQueryTimeoutMs: "UPDRAFT_DB_QUERY_TIMEOUT_MS",
   dbConnectTimeoutMs: "UPDRAFT_DB_CONNECT_TIMEOUT_MS",
   loginRateLimit: "UPDRAFT_LOGIN_RATE_LIMIT",

@@ -14,6 +14,7 @@ export async function startWorker(store: Store, config: Config, logger: Logger, 
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     pollIntervalMs: config.pollIntervalMs,
     killGraceMs: config.killGraceMs,
+    runnerIdleMs: config.runnerIdleMs,
     logger: logger.child({ component: "worker" }),
     // The same key as the web server's: stored variables and connections are encrypted with it.
     secretKey: resolveSecretKey(config),

@@ -42,12 +42,14 @@ interface Runner {
 }
 
 /**
- * An idle runner beyond the warm ones is stopped after this long without a task. A burst grows
- * the pool to the worker's slots, and each runner keeps the DAG bundles it imported: with the
- * example DAGs an idle `updraft start` held 8 runners of 115–138 MB each (memory benchmark, 8
- * slots) where it warms 2.
+ * An idle runner beyond the warm ones is stopped after this long without a task (the default of
+ * UPDRAFT_RUNNER_IDLE_MS). A burst grows the pool to the worker's slots, and each runner keeps the
+ * DAG bundles it imported: with the example DAGs an idle `updraft start` held 8 runners of 115–138
+ * MB each (memory benchmark, 8 slots) where it warms 2. Minutes, not seconds: a runner started
+ * again imports its bundles again (a 10,000-task DAG: 76–133 ms of CPU per runner), so bursts a
+ * little apart should find them warm.
  */
-export const RUNNER_IDLE_RETIRE_MS = 30_000;
+export const RUNNER_IDLE_RETIRE_MS = 300_000;
 
 export class RunnerPool {
   private idle: Runner[] = [];

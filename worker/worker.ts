@@ -39,6 +39,8 @@ export interface WorkerOptions {
   heartbeatIntervalMs: number;
   pollIntervalMs: number;
   killGraceMs: number;
+  /** Idle runners beyond the warm ones stop after this long without a task; unset: RUNNER_IDLE_RETIRE_MS. */
+  runnerIdleMs?: number;
   logger: Logger;
   /** Decrypts stored variables and connections for ctx.variables / ctx.connections; unset: they cannot be read. */
   secretKey?: string;
@@ -87,7 +89,7 @@ export class Worker {
     private readonly options: WorkerOptions,
   ) {
     this.workerId = options.workerId ?? `${this.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.pool = new RunnerPool(options.killGraceMs);
+    this.pool = new RunnerPool(options.killGraceMs, options.runnerIdleMs);
     this.secrets = new WorkerSecrets(store.db, options.secretKey);
     this.ends = new EndReporter(store.db, { workerId: this.workerId, hostname: this.hostname, queues: options.queues }, OUTAGE_RETRY);
   }

@@ -56,6 +56,7 @@ export async function startBenchEngine(store: Store, dagsFolder: string, expectD
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     pollIntervalMs: config.pollIntervalMs,
     killGraceMs: config.killGraceMs,
+    runnerIdleMs: config.runnerIdleMs,
     logger,
   });
 

@@ -1,7 +1,8 @@
 // The worker's pool of runner processes (worker/runnerPool.ts), on its own: real child processes
 // running a real DAG bundle. A burst grows the pool to as many runners as tasks run at once; the
 // idle ones beyond the warm count are stopped after the idle time, and what is left still runs
-// tasks. What crosses the IPC channel (JSON) arrives as the task returned it.
+// tasks. What crosses the IPC channel (JSON) arrives as the task returned it. The idle time is
+// UPDRAFT_RUNNER_IDLE_MS.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleDagFile } from "../../engine/dagfile/bundle.js";
 import { ensureBundleFile } from "../../engine/dagfile/bundleCache.js";
 import type { TaskRunRequest } from "../../engine/execution/context.js";
-import { RunnerPool } from "../../worker/runnerPool.js";
+import { ConfigError, loadConfig } from "../../engine/config.js";
+import { RUNNER_IDLE_RETIRE_MS, RunnerPool } from "../../worker/runnerPool.js";
 import { dagsFolderWith } from "../helpers/engine.js";
 
 const DAG = `
@@ -123,5 +125,13 @@ describe("RunnerPool", () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it("takes its idle time from UPDRAFT_RUNNER_IDLE_MS (5 minutes by default); a bad value is a clear error", () => {
+    expect(loadConfig({}).runnerIdleMs).toBe(RUNNER_IDLE_RETIRE_MS);
+    expect(RUNNER_IDLE_RETIRE_MS).toBe(300_000);
+    expect(loadConfig({ UPDRAFT_RUNNER_IDLE_MS: "30000" }).runnerIdleMs).toBe(30_000);
+    expect(() => loadConfig({ UPDRAFT_RUNNER_IDLE_MS: "soon" })).toThrow(ConfigError);
+    expect(() => loadConfig({ UPDRAFT_RUNNER_IDLE_MS: "0" })).toThrow(/UPDRAFT_RUNNER_IDLE_MS/);
   });
 });
