@@ -22,6 +22,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
+import { sql } from "kysely";
 import pg from "pg";
 import { loadConfig } from "../../engine/config.js";
 import { createLogger } from "../../engine/logger.js";
@@ -153,12 +154,13 @@ function graphileSubject(group: GraphileGroup, utils: WorkerUtils, label: string
 }
 
 /** Warm-up turns, then measured ones, alternating between the subjects (the order rotates). */
-async function alternate(ctx: BenchContext, subjects: Subject[], plan: { warmup: number; measured: number }): Promise<Turn[][]> {
+async function alternate(ctx: BenchContext, subjects: Subject[], plan: { warmup: number; measured: number }, beforeTurn: () => Promise<void> = async () => {}): Promise<Turn[][]> {
   const results: Turn[][] = subjects.map(() => []);
   for (let rep = 0; rep < plan.warmup + plan.measured; rep++) {
     const warm = rep < plan.warmup;
     for (let j = 0; j < subjects.length; j++) {
       const k = (j + rep) % subjects.length;
+      await beforeTurn();
       const turn = await subjects[k]!.once(warm);
       if (!warm) {
         results[k]!.push(turn);
@@ -167,6 +169,23 @@ async function alternate(ctx: BenchContext, subjects: Subject[], plan: { warmup:
     }
   }
   return results;
+}
+
+/**
+ * Setup between turns, not timed: waits (up to 30 s) until the server has room for a turn's
+ * connections. All subjects stay up, and a pool lets its idle connections go only after 10 s: with
+ * 4 processes of each subject (Updraft's workers: up to 10 pooled + 1 listening each) a turn could
+ * start while the one before still held its connections, and a graphile-worker process died of
+ * "sorry, too many clients already" (max_connections 100) — seen once in a full run, which then
+ * waited 600 s for the dead process's jobs.
+ */
+async function roomForConnections(store: Store, headroom = 50): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const row = (await sql<{ used: number; max: number }>`select count(*)::int as used, current_setting('max_connections')::int as max from pg_stat_activity where backend_type = 'client backend'`.execute(store.db)).rows[0]!;
+    if (row.max - row.used >= headroom || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** TIs per second of each turn; the median turn's rate, with the spread over turns. */
@@ -269,7 +288,7 @@ export const throughput: Scenario = {
               graphileSubject(gDefault, utilsDefault, `graphile-worker c=1 ×${procs}`, sizes),
               graphileSubject(gTuned, utilsTuned, `graphile-worker c=10 ×${procs}`, sizes),
             ];
-            const [fan, runs, gd, gt] = (await alternate(ctx, subjects, plan)) as [Turn[], Turn[], Turn[], Turn[]];
+            const [fan, runs, gd, gt] = (await alternate(ctx, subjects, plan, () => roomForConnections(ours.store))) as [Turn[], Turn[], Turn[], Turn[]];
             raw[`postgres_${procs}`] = { fanout: fan, runs, graphileDefault: gd, graphileTuned: gt };
             const peerD = rate(gd);
             const peerT = rate(gt);
