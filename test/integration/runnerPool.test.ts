@@ -73,11 +73,20 @@ async function until(check: () => boolean, withinMs: number): Promise<boolean> {
   return check();
 }
 
+/** A pool with one warm runner and this idle time, closed after `body` whatever happens. */
+async function withPool(idleMs: number, body: (pool: RunnerPool) => Promise<void>): Promise<void> {
+  const pool = new RunnerPool(1_000, idleMs);
+  try {
+    await pool.warm(1);
+    await body(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 describe("RunnerPool", () => {
-  it("grows to the tasks running at once and keeps idle runners until the idle time has passed", async () => {
-    const pool = new RunnerPool(1_000, 60_000);
-    try {
-      await pool.warm(1);
+  it("grows to the tasks running at once and keeps idle runners until the idle time has passed", () =>
+    withPool(60_000, async (pool) => {
       expect(pool.size).toBe(1);
       const outcomes = await Promise.all([run(pool), run(pool), run(pool)]);
       expect(outcomes.map((o) => o.result.outcome)).toEqual(["success", "success", "success"]);
@@ -85,15 +94,10 @@ describe("RunnerPool", () => {
       // The pool checks its idle runners every second: after 1.5 s it has, and kept them all.
       await new Promise((r) => setTimeout(r, 1_500));
       expect(pool.size).toBe(3);
-    } finally {
-      await pool.close();
-    }
-  });
+    }));
 
-  it("stops idle runners beyond the warm ones after the idle time, and keeps running tasks", async () => {
-    const pool = new RunnerPool(1_000, IDLE_MS);
-    try {
-      await pool.warm(1);
+  it("stops idle runners beyond the warm ones after the idle time, and keeps running tasks", () =>
+    withPool(IDLE_MS, async (pool) => {
       const outcomes = await Promise.all([run(pool), run(pool), run(pool), run(pool)]);
       const pids = outcomes.map((o) => {
         expect(o.result.outcome).toBe("success");
@@ -105,15 +109,10 @@ describe("RunnerPool", () => {
       expect(await until(() => pids.filter(alive).length === 1, 5_000)).toBe(true);
       const after = await run(pool);
       expect(after.result.outcome).toBe("success");
-    } finally {
-      await pool.close();
-    }
-  });
+    }));
 
-  it("carries a task's return value over the IPC channel as JSON, as the task returned it", async () => {
-    const pool = new RunnerPool(1_000, IDLE_MS);
-    try {
-      await pool.warm(1);
+  it("carries a task's return value over the IPC channel as JSON, as the task returned it", () =>
+    withPool(IDLE_MS, async (pool) => {
       const outcome = await run(pool);
       expect(outcome.result.outcome).toBe("success");
       const value = outcome.result.xcom.return_value as Record<string, unknown>;
@@ -122,10 +121,7 @@ describe("RunnerPool", () => {
       expect(value.nested).toEqual([1, { at: "2024-01-02T00:00:00.000Z" }]);
       expect(typeof outcome.startedAt).toBe("number");
       expect(outcome.endedAt).toBeGreaterThanOrEqual(outcome.startedAt);
-    } finally {
-      await pool.close();
-    }
-  });
+    }));
 
   it("takes its idle time from UPDRAFT_RUNNER_IDLE_MS (5 minutes by default); a bad value is a clear error", () => {
     expect(loadConfig({}).runnerIdleMs).toBe(RUNNER_IDLE_RETIRE_MS);
