@@ -14,6 +14,12 @@ import { finishLeaves, type LeafEnd, type LeavesResult } from "../engine/store/t
 import { finishSuccesses } from "../engine/store/tasks/finishSuccesses.js";
 import { KeyedBatcher } from "./keyedBatcher.js";
 
+/**
+ * The longest a fan-in upstream's report waits for the ends of its run's other TIs running in the
+ * same worker. Short: a sibling that runs longer than this is not waited for.
+ */
+export const FAN_IN_HOLD_MS = 2;
+
 /** What the worker's reports retry through: a database outage (worker.ts's OUTAGE_RETRY). */
 type Retry = { forMs: number; maxMs: number };
 
@@ -32,6 +38,8 @@ export class EndReporter {
     private readonly db: Kysely<Database>,
     private readonly who: { workerId: string; hostname: string; queues: string[] },
     private readonly retry: Retry,
+    /** How many TIs of this run the worker is running now, those reporting included. */
+    private readonly runningOfRun: (runPk: number) => number = () => 0,
   ) {}
 
   /** Reports one end (`input`, with the worker's hint); `def`: its task in `version`. */
@@ -40,7 +48,14 @@ export class EndReporter {
     if (def && !def.dependsOnPast && !skips && input.known) {
       if (def.downstream.length === 0) return this.batcher.submit(runPk, { input, version, kind: "leaf" });
       const plan = input.outcome === "success" ? fastPlanOnSuccess(version, input.known.taskId) : null;
-      if (plan) return this.batcher.submit(runPk, { input, version, kind: "success", plan });
+      if (plan) {
+        // A success whose downstream are all fan-ins waiting for more than it: while other TIs of
+        // its run still run here, its report waits for theirs (up to FAN_IN_HOLD_MS) so that they
+        // go as one statement — the fan-in cannot start before its other upstreams end anyway.
+        const allFanIn = plan.downstream.every((id) => plan.fanIn[id]?.length);
+        const hold = allFanIn ? { ms: FAN_IN_HOLD_MS, enough: (waiting: number) => waiting >= this.runningOfRun(runPk) } : undefined;
+        return this.batcher.submit(runPk, { input, version, kind: "success", plan }, hold);
+      }
     }
     return this.alone(input);
   }

@@ -91,7 +91,11 @@ export class Worker {
     this.workerId = options.workerId ?? `${this.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.pool = new RunnerPool(options.killGraceMs, options.runnerIdleMs);
     this.secrets = new WorkerSecrets(store.db, options.secretKey);
-    this.ends = new EndReporter(store.db, { workerId: this.workerId, hostname: this.hostname, queues: options.queues }, OUTAGE_RETRY);
+    this.ends = new EndReporter(store.db, { workerId: this.workerId, hostname: this.hostname, queues: options.queues }, OUTAGE_RETRY, (runPk) => {
+      let n = 0;
+      for (const r of this.running.values()) if (r.task.runPk === runPk) n++;
+      return n;
+    });
   }
 
   async start(): Promise<void> {
